@@ -1,0 +1,14 @@
+#include "commands.h"
+
+namespace frugal::cli {
+
+namespace {
+int g_exit_code = 0;
+}
+
+void add_commands(CLI::App& app) { (void)app; }
+
+int exit_code() { return g_exit_code; }
+void set_exit_code(int code) { g_exit_code = code; }
+
+}  // namespace frugal::cli

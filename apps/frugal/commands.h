@@ -1,0 +1,12 @@
+// The subcommands of the frugal CLI. Each add_<name> attaches one subcommand whose callback does
+// the work; callbacks throw frugal::Error on bad input and set the exit code on other failures.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace frugal::cli {
+
+void add_commands(CLI::App& app);
+int exit_code();
+void set_exit_code(int code);
+
+}  // namespace frugal::cli

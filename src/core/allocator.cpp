@@ -1,0 +1,46 @@
+#include "frugal/core/allocator.h"
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+#include "frugal/core/error.h"
+
+namespace frugal {
+
+namespace {
+std::atomic<int64_t> g_live{0};
+std::atomic<int64_t> g_peak{0};
+}  // namespace
+
+void* tracked_alloc(size_t bytes) {
+  size_t rounded = (bytes + 63) / 64 * 64;
+  if (rounded == 0) rounded = 64;
+  void* ptr = std::aligned_alloc(64, rounded);
+  if (!ptr) throw Error("out of memory allocating " + std::to_string(bytes) + " bytes");
+  int64_t live = g_live.fetch_add(static_cast<int64_t>(bytes)) + static_cast<int64_t>(bytes);
+  int64_t peak = g_peak.load();
+  while (live > peak && !g_peak.compare_exchange_weak(peak, live)) {
+  }
+  return ptr;
+}
+
+void tracked_free(void* ptr, size_t bytes) {
+  if (!ptr) return;
+  std::free(ptr);
+  g_live.fetch_sub(static_cast<int64_t>(bytes));
+}
+
+int64_t live_bytes() { return g_live.load(); }
+int64_t peak_bytes() { return g_peak.load(); }
+void reset_peak_bytes() { g_peak.store(g_live.load()); }
+
+int64_t max_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;
+}
+
+}  // namespace frugal
