@@ -6,6 +6,10 @@
 namespace frugal::cli {
 
 void add_commands(CLI::App& app);
+
+void add_train(CLI::App& app);
+void add_eval(CLI::App& app);
+void add_info(CLI::App& app);
 int exit_code();
 void set_exit_code(int code);
 

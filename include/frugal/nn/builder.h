@@ -9,6 +9,8 @@
 namespace frugal::nn {
 
 ModulePtr build_module(const Json& spec, Rng& rng);
+// Same, with `where` naming the spec in error messages ("layers[3]").
+ModulePtr build_module(const Json& spec, Rng& rng, const std::string& where);
 // [{"type": ...}, ...] -> Sequential
 ModulePtr build_sequential(const Json& layers, Rng& rng);
 

@@ -1,0 +1,43 @@
+// The training loop shared by every classification task: seeded data order, forward, loss,
+// backward, optimizer step, progress on the terminal (plain log lines otherwise), checkpoints
+// written atomically, bit-exact --resume, Ctrl-C / SIGTERM save and stop, and a run folder with
+// metrics.json, model.safetensors, train.log and curves.png.
+#pragma once
+#include <string>
+
+#include "frugal/data/dataset.h"
+#include "frugal/nn/module.h"
+#include "frugal/train/config.h"
+#include "frugal/train/metrics.h"
+
+namespace frugal::train {
+
+struct TrainOptions {
+  std::string out_dir;  // runs/<name> when empty
+  bool resume = false;
+};
+
+// Trains as configured and returns the metrics also written to out_dir/metrics.json. Throws
+// Error on bad config or data. If interrupted by SIGINT/SIGTERM, saves a checkpoint and returns
+// metrics with "interrupted": true.
+nn::Json run_training(const TrainConfig& config, const TrainOptions& options);
+
+struct EvalResult {
+  double accuracy = 0;
+  double loss = 0;
+  double seconds = 0;
+  int64_t samples = 0;
+  Confusion confusion{0};
+};
+
+// Evaluates without recording gradients, in batches, resetting stateful modules per batch.
+EvalResult evaluate(nn::Module& model, const data::Dataset& dataset, int batch_size, const std::string& loss);
+
+// The loss named in configs: cross_entropy, or a family's own (snn: mse_count).
+autograd::Var compute_loss(const std::string& name, const autograd::Var& output, const std::vector<int>& labels);
+
+// Installs SIGINT/SIGTERM handlers that ask the running training to stop at the next batch.
+void install_stop_handlers();
+bool stop_requested();
+
+}  // namespace frugal::train
