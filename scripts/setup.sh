@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   dataset-fashion-mnist gnuplot-nox iverilog yosys
-  python3 python3-numpy python3-torch python3-h5py python3-onnx python3-nibabel
+  python3 python3-pip python3-numpy python3-torch python3-h5py python3-onnx python3-nibabel
 )
 missing=()
 for p in "${packages[@]}"; do
