@@ -1,5 +1,6 @@
 // File formats: safetensors (round trip, a Hugging Face-style file, a table of corrupt inputs),
-// crash-safe writes, IDX (the real Fashion-MNIST files and broken copies) and NumPy .npy.
+// crash-safe writes, IDX (the real Fashion-MNIST files and broken copies) and NumPy .npy (round
+// trip, files numpy wrote, broken headers).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -14,6 +15,7 @@
 #include "frugal/core/error.h"
 #include "frugal/io/atomic_file.h"
 #include "frugal/io/idx.h"
+#include "frugal/io/npy.h"
 #include "frugal/io/safetensors.h"
 
 using namespace frugal;
@@ -284,4 +286,66 @@ TEST(Idx, BrokenFilesAreErrorsNamingFileAndField) {
   write_bytes(cut, gz.substr(0, gz.size() / 2));
   expect_error([&] { io::read_idx(cut); }, cut, "truncated");
   expect_error([&] { io::read_idx(dir + "/absent"); }, dir + "/absent", "no such IDX file");
+}
+
+TEST(Npy, RoundTripFloat32) {
+  std::string dir = temp_dir("npy_roundtrip");
+  for (const Shape& shape : {Shape{2, 3, 4}, Shape{5}, Shape{}, Shape{0, 3}}) {
+    SCOPED_TRACE(shape_str(shape));
+    Tensor t(shape);
+    for (int64_t i = 0; i < t.numel(); ++i) t[i] = 0.37f * static_cast<float>(i) - 1.0f;
+    std::string path = dir + "/t.npy";
+    io::write_npy(path, t);
+    EXPECT_EQ(read_bytes(path).size() % 64, static_cast<size_t>(t.bytes() % 64)) << "data must start 64-byte aligned";
+    Tensor back = io::read_npy(path);
+    EXPECT_EQ(back.shape(), shape);
+    EXPECT_EQ(back.to_vector(), t.to_vector());
+  }
+}
+
+TEST(Npy, ReadsFilesWrittenByNumpy) {
+  Tensor f4 = io::read_npy(kFixtures + "np_f4.npy");
+  ASSERT_EQ(f4.shape(), (Shape{2, 3, 4}));
+  for (int i = 0; i < 24; ++i) EXPECT_EQ(f4[i], 0.25f * i - 2.0f);
+  Tensor f8 = io::read_npy(kFixtures + "np_f8.npy");
+  ASSERT_EQ(f8.shape(), (Shape{3, 4}));
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(f8[i], static_cast<float>(i / 3.0));
+  EXPECT_EQ(io::read_npy(kFixtures + "np_i8.npy").to_vector(), (std::vector<float>{-2, -1, 0, 1}));
+  Tensor i4 = io::read_npy(kFixtures + "np_i4.npy");
+  EXPECT_EQ(i4.shape(), Shape{});
+  EXPECT_EQ(i4[0], -5.0f);
+  EXPECT_EQ(io::read_npy(kFixtures + "np_u1.npy").to_vector(), (std::vector<float>{0, 200, 255}));
+  EXPECT_EQ(io::read_npy(kFixtures + "np_b1.npy").to_vector(), (std::vector<float>{1, 0, 1}));
+  EXPECT_EQ(io::read_npy(kFixtures + "np_v2_f4.npy").to_vector(), (std::vector<float>{0, 1, 2, 3, 4}));
+}
+
+TEST(Npy, BrokenFilesAreErrorsNamingFileAndField) {
+  std::string fortran = kFixtures + "np_fortran.npy";
+  expect_error([&] { io::read_npy(fortran); }, fortran, "fortran_order");
+  std::string dir = temp_dir("npy_broken");
+  auto npy = [](const std::string& dict, const std::string& data) {
+    std::string h = dict + "\n";
+    return std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(h.size()) + '\0' + h + data;
+  };
+  std::vector<CorruptCase> cases = {
+      {"short", "\x93NUM", "truncated"},
+      {"bad_magic", std::string("\x93NUMPZ\x01\x00\x00\x00", 10), "'magic'"},
+      {"bad_version", std::string("\x93NUMPY\x04\x00\x00\x00", 10), "'version'"},
+      {"header_beyond_file", std::string("\x93NUMPY\x01\x00\xff\x00{}", 12), "'header_len'"},
+      {"big_endian", npy("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", "abcd"), "'descr'"},
+      {"complex", npy("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", "abcdefgh"), "'descr'"},
+      {"short_data", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", "abcd"), "needs 8"},
+      {"long_data", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", "abcdefgh"), "needs 4"},
+      {"huge_shape", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (65536, 65536), }", ""), "2^31"},
+      {"negative_dim", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (-1,), }", ""), "dimension 0"},
+      {"missing_shape", npy("{'descr': '|u1', 'fortran_order': False, }", ""), "'shape'"},
+      {"not_a_dict", npy("['descr']", ""), "expected '{'"},
+      {"unknown_key", npy("{'descr': '|u1', 'order': False, 'shape': (), }", ""), "'order'"},
+  };
+  for (const CorruptCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::string path = dir + "/" + c.name + ".npy";
+    write_bytes(path, c.bytes);
+    expect_error([&] { io::read_npy(path); }, path, c.needle);
+  }
 }
