@@ -111,7 +111,7 @@ TEST(Cli, MistypedConfigKeyIsAnError) {
 TEST(Cli, NanLossStopsTraining) {
   Result r = run("train " + example() + kQuick + " --set optimizer.type=sgd --set optimizer.lr=1e30 --out " +
                  fresh_dir("frugal_cli_nan").string());
-  expect_error(r, "loss");
+  expect_error(r, "not finite");
 }
 
 }  // namespace

@@ -231,7 +231,7 @@ nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
       if (!std::isfinite(lv)) {
         autograd::clear_tape();
         std::string where = "epoch " + std::to_string(pos.epoch + 1) + ", batch " + std::to_string(pos.batch + 1);
-        if (!c.skip_nonfinite) throw Error("training stopped: loss is " + std::to_string(lv) + " at " + where + " (set skip_nonfinite = true to skip such steps)");
+        if (!c.skip_nonfinite) throw Error("training stopped: loss is not finite (" + std::to_string(lv) + ") at " + where + " (set skip_nonfinite = true to skip such steps)");
         ++skipped;
         continue;
       }
