@@ -210,7 +210,7 @@ TEST(NMGemm, EveryVariantMatchesReferenceOnOddShapes) {
       Tensor x = random_tensor({batch, cols}, 9);
       NMPacked packed = pack_nm(w.data(), rows, cols, cols, 1, p);
       std::vector<int32_t> columns = slot_columns(packed);
-      NMSparseRows a{rows, cols, packed.slots_per_row(), packed.values.data(), columns.data()};
+      NMSparseRows a{rows, cols, p.n, p.m, packed.slots_per_row(), packed.values.data(), columns.data()};
       std::vector<float> dense(static_cast<size_t>(rows * cols));
       unpack_nm(packed, dense.data(), cols, 1);
       std::vector<float> want = dense_product(dense, rows, cols, x, batch);
@@ -235,7 +235,7 @@ TEST(NMGemm, BackwardDataUsesTheBackwardCopy) {
     Tensor bw = backward_mask(w, p);
     NMPacked packed = pack_nm(w.data(), in, out, 1, in, p);
     std::vector<int32_t> columns = slot_columns(packed);
-    kernels::NMSparseRows a{in, out, packed.slots_per_row(), packed.values.data(), columns.data()};
+    kernels::NMSparseRows a{in, out, p.n, p.m, packed.slots_per_row(), packed.values.data(), columns.data()};
     std::vector<float> dx(static_cast<size_t>(batch * in));
     kernels::nm_gemm(a, dy.data(), batch, dx.data());
     for (int64_t b = 0; b < batch; ++b)

@@ -11,7 +11,8 @@ namespace frugal::kernels {
 
 struct NMSparseRows {
   int64_t rows = 0, cols = 0;
-  int64_t slots = 0;                // per row
+  int n = 0, m = 0;                 // slot s lies in group s / n, columns [s / n · m, s / n · m + m)
+  int64_t slots = 0;                // per row: ceil(cols / m) · n
   const float* values = nullptr;    // [rows, slots]
   const int32_t* columns = nullptr; // [rows, slots], each in [0, cols)
 };
