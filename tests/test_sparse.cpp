@@ -1,14 +1,19 @@
 // N:M sparsity: masks (exact counts, largest kept, ties, tails), the packed format's round trip,
-// and every N:M GEMM variant this CPU runs against the plain-loop reference on odd shapes.
+// every N:M GEMM variant this CPU runs against the plain-loop reference on odd shapes, and the
+// sparse linear / conv2d ops in every mode against dense products with the masks applied.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 
+#include "frugal/autograd/ops.h"
 #include "frugal/core/error.h"
 #include "frugal/core/rng.h"
+#include "frugal/kernels/backend.h"
+#include "frugal/kernels/conv2d.h"
 #include "frugal/kernels/nm_gemm.h"
 #include "frugal/sparse/nm_mask.h"
+#include "frugal/sparse/nm_ops.h"
 #include "frugal/sparse/nm_packed.h"
 
 using namespace frugal;
@@ -245,4 +250,131 @@ TEST(NMGemm, BackwardDataUsesTheBackwardCopy) {
         ASSERT_NEAR(dx[b * in + k], sum, 1e-4 * (1 + std::fabs(sum))) << p.str();
       }
   }
+}
+
+namespace {
+
+// dL/dy of mse(y, target): 2 (y − target) / numel.
+Tensor mse_grad(const Tensor& y, const Tensor& target) {
+  Tensor g(y.shape());
+  for (int64_t i = 0; i < y.numel(); ++i) g[i] = 2.0f * (y[i] - target[i]) / static_cast<float>(y.numel());
+  return g;
+}
+
+void expect_tensor_near(const Tensor& want, const Tensor& got, const std::string& what) {
+  ASSERT_EQ(want.shape(), got.shape()) << what;
+  expect_close(want.to_vector(), got.to_vector(), what);
+}
+
+}  // namespace
+
+TEST(NMOps, ParsesModes) {
+  EXPECT_EQ(parse_nm_mode("bdwp", "x"), NMMode::bdwp);
+  EXPECT_EQ(parse_nm_mode("forward", "x"), NMMode::forward);
+  EXPECT_EQ(parse_nm_mode("dense", "x"), NMMode::dense);
+  EXPECT_THROW(parse_nm_mode("sparse", "cfg.toml: sparsity_mode"), Error);
+}
+
+TEST(NMOps, LinearMasksBothPassesAndKeepsWeightGradientDense) {
+  using namespace frugal::autograd;
+  for (NMMode mode : {NMMode::bdwp, NMMode::forward})
+    for (kernels::Backend backend : {kernels::Backend::fast, kernels::Backend::reference}) {
+      kernels::BackendGuard guard(backend);
+      NMConfig nm{{2, 8}, mode, 0.25f};
+      int64_t batch = 2, steps = 3, in = 20, out = 11;  // leading axes [2, 3]; 11 outputs: a tail group
+      Tensor wt = random_tensor({out, in}, 20), xt = random_tensor({batch, steps, in}, 21);
+      Tensor bt = random_tensor({out}, 22), target = random_tensor({batch, steps, out}, 23);
+      Var x(xt, true), w(wt, true), b(bt, true);
+      Var y = nm_linear(x, w, b, nm);
+      backward(mse(y, target));
+
+      Tensor fmask = forward_mask(wt, nm.pattern), bmask = backward_mask(wt, nm.pattern);
+      int64_t rows = batch * steps;
+      Tensor want_y({batch, steps, out});
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t o = 0; o < out; ++o) {
+          double sum = bt[o];
+          for (int64_t k = 0; k < in; ++k) sum += double(xt[r * in + k]) * wt[o * in + k] * fmask[o * in + k];
+          want_y[r * out + o] = static_cast<float>(sum);
+        }
+      std::string tag = std::string(nm_mode_name(mode)) + (backend == kernels::Backend::fast ? " fast" : " ref");
+      expect_tensor_near(want_y, y.value(), "y " + tag);
+
+      Tensor dy = mse_grad(y.value(), target);
+      const Tensor& dmask = mode == NMMode::bdwp ? bmask : fmask;
+      Tensor want_dx({batch, steps, in}), want_dw({out, in}), want_db({out});
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t k = 0; k < in; ++k) {
+          double sum = 0;
+          for (int64_t o = 0; o < out; ++o) sum += double(dy[r * out + o]) * wt[o * in + k] * dmask[o * in + k];
+          want_dx[r * in + k] = static_cast<float>(sum);
+        }
+      for (int64_t o = 0; o < out; ++o) {
+        for (int64_t k = 0; k < in; ++k) {
+          double sum = 0;
+          for (int64_t r = 0; r < rows; ++r) sum += double(dy[r * out + o]) * xt[r * in + k];
+          want_dw[o * in + k] = static_cast<float>(sum + nm.sr_ste_decay * (1 - fmask[o * in + k]) * wt[o * in + k]);
+        }
+        double sum = 0;
+        for (int64_t r = 0; r < rows; ++r) sum += dy[r * out + o];
+        want_db[o] = static_cast<float>(sum);
+      }
+      expect_tensor_near(want_dx, x.grad(), "dx " + tag);
+      expect_tensor_near(want_dw, w.grad(), "dw " + tag);
+      expect_tensor_near(want_db, b.grad(), "db " + tag);
+    }
+}
+
+TEST(NMOps, DenseModeIsPlainLinear) {
+  using namespace frugal::autograd;
+  Tensor wt = random_tensor({5, 9}, 30), xt = random_tensor({4, 9}, 31);
+  Var y = nm_linear(Var(xt), Var(wt), Var(), {{2, 4}, NMMode::dense, 0});
+  Var want = linear(Var(xt), Var(wt), Var());
+  expect_tensor_near(want.value(), y.value(), "dense");
+  EXPECT_THROW(nm_linear(Var(xt), Var(wt), Var(), {{4, 4}, NMMode::bdwp, 0}), Error);
+}
+
+TEST(NMOps, Conv2dMasksAlongChannelsInBothPasses) {
+  using namespace frugal::autograd;
+  NMConfig nm{{1, 4}, NMMode::bdwp, 0};
+  Tensor wt = random_tensor({6, 8, 3, 3}, 40), xt = random_tensor({2, 8, 7, 7}, 41), bt = random_tensor({6}, 42);
+  Conv2dParams p;
+  p.pad = 1;
+  Var x(xt, true), w(wt, true), b(bt, true);
+  Var y = nm_conv2d(x, w, b, p, nm);
+  Tensor target = random_tensor(y.shape(), 43);
+  backward(mse(y, target));
+
+  Tensor fmask = forward_mask(wt, nm.pattern), bmask = backward_mask(wt, nm.pattern);
+  Tensor w_fw(wt.shape()), w_bw(wt.shape());
+  for (int64_t i = 0; i < wt.numel(); ++i) {
+    w_fw[i] = wt[i] * fmask[i];
+    w_bw[i] = wt[i] * bmask[i];
+  }
+  kernels::Conv2dShape s;
+  s.n = 2, s.c = 8, s.h = 7, s.w = 7, s.o = 6, s.kh = 3, s.kw = 3, s.pad = 1;
+  Tensor want_y(y.shape()), want_dx(xt.shape()), want_dw(wt.shape()), want_db({6});
+  kernels::ref::conv2d_forward(s, xt.data(), w_fw.data(), bt.data(), want_y.data());
+  expect_tensor_near(want_y, y.value(), "conv y");
+  Tensor dy = mse_grad(y.value(), target);
+  kernels::ref::conv2d_backward_data(s, dy.data(), w_bw.data(), want_dx.data());
+  kernels::ref::conv2d_backward_weights(s, xt.data(), dy.data(), want_dw.data(), want_db.data());
+  expect_tensor_near(want_dx, x.grad(), "conv dx");
+  expect_tensor_near(want_dw, w.grad(), "conv dw");
+  expect_tensor_near(want_db, b.grad(), "conv db");
+  p.groups = 2;
+  EXPECT_THROW(nm_conv2d(Var(xt), Var(random_tensor({6, 4, 3, 3}, 44)), Var(), p, nm), Error);
+}
+
+TEST(NMOps, PackForwardOfConvGroupsAlongChannels) {
+  Tensor wt = random_tensor({3, 16, 2, 2}, 50);
+  NMPacked packed = pack_forward(wt, {2, 8});
+  EXPECT_EQ(packed.rows, 3 * 4);
+  EXPECT_EQ(packed.cols, 16);
+  Tensor mask = forward_mask(wt, {2, 8});
+  double kept_sum = 0, want_sum = 0;
+  for (int64_t i = 0; i < packed.values.numel(); ++i) kept_sum += packed.values[i];
+  for (int64_t i = 0; i < wt.numel(); ++i) want_sum += wt[i] * mask[i];
+  EXPECT_NEAR(kept_sum, want_sum, 1e-4);
+  EXPECT_EQ(packed.bytes(), 12 * 4 * 4 + 12 * 2);
 }

@@ -2,6 +2,8 @@
 // runs on any x86-64 (and, through the reference, anywhere).
 #include "frugal/kernels/nm_gemm.h"
 
+#include "frugal/kernels/backend.h"
+
 namespace frugal::kernels {
 
 namespace {
@@ -24,6 +26,7 @@ Variant chosen() {
 }  // namespace
 
 void nm_gemm(const NMSparseRows& a, const float* src, int64_t batch, float* dst) {
+  if (backend() == Backend::reference) return nm_gemm_ref(a, src, batch, dst);
   switch (chosen()) {
     case Variant::avx512: return nm_gemm_avx512(a, src, batch, dst);
     case Variant::avx2: return nm_gemm_avx2(a, src, batch, dst);

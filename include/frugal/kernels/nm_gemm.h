@@ -3,7 +3,8 @@
 //   backward-data  dX = dY · W_bw   with W_bwᵀ [in, out] packed along out (rows = in, cols = out)
 // Both are dst[b, r] = Σ_s values[r, s] · src[b, columns[r, s]]: every row of the sparse operand
 // holds the same number of slots (N per group of M), so one kernel serves both passes.
-// nm_gemm_ref is the plain-loop oracle; nm_gemm picks the fastest variant this CPU runs.
+// nm_gemm_ref is the plain-loop oracle; nm_gemm picks the fastest variant this CPU runs (the
+// reference under the reference backend, FRUGAL_KERNELS=ref).
 #pragma once
 #include <cstdint>
 
