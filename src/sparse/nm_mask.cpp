@@ -31,19 +31,21 @@ NMPattern parse_nm(const std::string& text, const std::string& where) {
 }
 
 int select_group(const float* base, int64_t stride, int len, int n, uint8_t* kept) {
-  // A strict total order (magnitude, then lower index) makes the count exactly min(n, len) even
-  // with ties and NaN, which a partial sort on raw floats would not guarantee.
+  // Magnitude with NaN below every number, then rank by (magnitude, lower index first): a strict
+  // total order, so exactly min(n, len) are kept even with ties and NaN.
   float key[16];
   for (int j = 0; j < len; ++j) {
     float v = base[j * stride];
     key[j] = std::isnan(v) ? -1.0f : std::fabs(v);
   }
+  // Branch-free ranking: the comparisons are data-dependent coin flips that a branch predictor
+  // would miss about half the time.
   int count = 0;
   for (int j = 0; j < len; ++j) {
     int rank = 0;
-    for (int k = 0; k < len; ++k)
-      if (key[k] > key[j] || (key[k] == key[j] && k < j)) ++rank;
-    if (rank < n) kept[count++] = static_cast<uint8_t>(j);
+    for (int k = 0; k < len; ++k) rank += (key[k] > key[j]) | ((key[k] == key[j]) & (k < j));
+    kept[count] = static_cast<uint8_t>(j);
+    count += rank < n;
   }
   return count;
 }
