@@ -202,8 +202,8 @@ TEST(NMPacked, SlotColumnsPointIntoTheirGroups) {
 
 TEST(NMGemm, EveryVariantMatchesReferenceOnOddShapes) {
   using kernels::NMSparseRows;
-  std::vector<std::pair<const char*, void (*)(const NMSparseRows&, const float*, int64_t, float*)>> variants = {
-      {"dispatch", kernels::nm_gemm}};
+  using Kernel = void (*)(const NMSparseRows&, const float*, int64_t, float*, float*);
+  std::vector<std::pair<const char*, Kernel>> variants;
   if (__builtin_cpu_supports("avx512f")) variants.push_back({"avx512", kernels::nm_gemm_avx512});
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     variants.push_back({"avx2", kernels::nm_gemm_avx2});
@@ -223,9 +223,13 @@ TEST(NMGemm, EveryVariantMatchesReferenceOnOddShapes) {
       kernels::nm_gemm_ref(a, x.data(), batch, ref.data());
       std::string tag = p.str() + " " + std::to_string(batch) + "x" + std::to_string(rows) + "x" + std::to_string(cols);
       expect_close(want, ref, "ref " + tag);
+      std::vector<float> got(static_cast<size_t>(batch * rows), -1.0f);
+      kernels::nm_gemm(a, x.data(), batch, got.data());
+      expect_close(ref, got, "dispatch " + tag);
       for (const auto& [name, fn] : variants) {
-        std::vector<float> got(static_cast<size_t>(batch * rows), -1.0f);
-        fn(a, x.data(), batch, got.data());
+        std::fill(got.begin(), got.end(), -1.0f);
+        Tensor workspace = Tensor::empty({kernels::nm_gemm_workspace_floats(a, batch)});
+        fn(a, x.data(), batch, got.data(), workspace.data());
         expect_close(ref, got, std::string(name) + " " + tag);
       }
     }

@@ -2,6 +2,7 @@
 // runs on any x86-64 (and, through the reference, anywhere).
 #include "frugal/kernels/nm_gemm.h"
 
+#include "frugal/core/tensor.h"
 #include "frugal/kernels/backend.h"
 
 namespace frugal::kernels {
@@ -25,11 +26,19 @@ Variant chosen() {
 
 }  // namespace
 
+int64_t nm_gemm_workspace_floats(const NMSparseRows& a, int64_t batch) {
+  int64_t ld = (batch + 15) / 16 * 16;  // whole vectors of the widest variant
+  return (a.cols + a.rows) * ld;
+}
+
 void nm_gemm(const NMSparseRows& a, const float* src, int64_t batch, float* dst) {
   if (backend() == Backend::reference) return nm_gemm_ref(a, src, batch, dst);
-  switch (chosen()) {
-    case Variant::avx512: return nm_gemm_avx512(a, src, batch, dst);
-    case Variant::avx2: return nm_gemm_avx2(a, src, batch, dst);
+  Variant v = chosen();
+  if (v == Variant::ref) return nm_gemm_ref(a, src, batch, dst);
+  Tensor workspace = Tensor::empty({nm_gemm_workspace_floats(a, batch)});
+  switch (v) {
+    case Variant::avx512: return nm_gemm_avx512(a, src, batch, dst, workspace.data());
+    case Variant::avx2: return nm_gemm_avx2(a, src, batch, dst, workspace.data());
     case Variant::ref: return nm_gemm_ref(a, src, batch, dst);
   }
 }

@@ -20,8 +20,12 @@ struct NMSparseRows {
 
 // src [batch, cols] and dst [batch, rows], row-major and dense; dst is overwritten.
 void nm_gemm_ref(const NMSparseRows& a, const float* src, int64_t batch, float* dst);
-void nm_gemm_avx512(const NMSparseRows& a, const float* src, int64_t batch, float* dst);
-void nm_gemm_avx2(const NMSparseRows& a, const float* src, int64_t batch, float* dst);
+// The ISA variants take a 64-byte aligned workspace of nm_gemm_workspace_floats(a, batch) floats
+// from the caller: their files are compiled for their ISA and so must not instantiate shared
+// inline code (Tensor, std containers) that the linker could pick for the whole program.
+int64_t nm_gemm_workspace_floats(const NMSparseRows& a, int64_t batch);
+void nm_gemm_avx512(const NMSparseRows& a, const float* src, int64_t batch, float* dst, float* workspace);
+void nm_gemm_avx2(const NMSparseRows& a, const float* src, int64_t batch, float* dst, float* workspace);
 void nm_gemm(const NMSparseRows& a, const float* src, int64_t batch, float* dst);
 
 // "avx512", "avx2" or "ref": what nm_gemm runs on this CPU (for logs and benchmarks).

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 
-#include "frugal/core/tensor.h"
 #include "frugal/kernels/nm_gemm.h"
 #include "nm_batch_tiles.h"
 
@@ -57,14 +56,12 @@ void row_block(const NMSparseRows& a, int64_t r0, int64_t s0, int64_t s1, bool f
 
 }  // namespace
 
-void nm_gemm_avx512(const NMSparseRows& a, const float* src, int64_t batch, float* dst) {
+void nm_gemm_avx512(const NMSparseRows& a, const float* src, int64_t batch, float* dst, float* workspace) {
   // Batch padded to whole vectors; tile t starts at t·64·cols (all earlier tiles are full) and
   // holds min(64, ld − b0) columns. Tracked storage is 64-byte aligned, so every load aligns.
   int64_t ld = (batch + kLanes - 1) / kLanes * kLanes;
-  Tensor src_t = Tensor::empty({a.cols, ld});
-  Tensor dst_t = Tensor::empty({a.rows, ld});
-  float* st = src_t.data();
-  float* dt = dst_t.data();
+  float* st = workspace;
+  float* dt = workspace + a.cols * ld;
   int64_t blocks = (a.rows + kRowBlock - 1) / kRowBlock;
   constexpr int64_t full = kLanes * kTileVectors;
   // Chunks are whole groups so each covers a contiguous run of slots.
