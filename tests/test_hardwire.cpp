@@ -9,6 +9,7 @@
 
 #include "frugal/core/error.h"
 #include "frugal/core/rng.h"
+#include "frugal/hardwire/cost_model.h"
 #include "frugal/hardwire/csd.h"
 #include "frugal/hardwire/netlist.h"
 #include "frugal/hardwire/quant.h"
@@ -298,4 +299,29 @@ TEST(Synth, ParsesStatReport) {
   EXPECT_EQ(cells["$_DFF_P_"], 4);
   EXPECT_EQ(transistors_per_cell("$_NAND_"), 4);
   EXPECT_THROW(transistors_per_cell("$_FOO_"), Error);
+}
+
+TEST(CostModel, ReproducesThePapersDerivedFigures) {
+  CostInputs in;
+  CostReport r = llm_cost(in);
+  auto near = [](double got, double want) { return std::fabs(got - want) <= 0.02 * std::fabs(want); };
+  EXPECT_TRUE(near(r.parameters, 116.8e9)) << r.parameters;
+  EXPECT_TRUE(near(r.active_parameters, 5.1e9)) << r.active_parameters;
+  EXPECT_TRUE(near(r.total_area_mm2, 13232)) << r.total_area_mm2;
+  EXPECT_TRUE(near(r.wafer_fraction, 0.29)) << r.wafer_fraction;
+  EXPECT_EQ(r.dies_per_wafer, 62);
+  EXPECT_TRUE(near(r.yield, 0.43)) << r.yield;
+  EXPECT_TRUE(near(r.cost_per_good_die_usd, 629)) << r.cost_per_good_die_usd;
+  EXPECT_GE(r.naive_mask_cost_usd, 6e9 * 0.98) << r.naive_mask_cost_usd;
+  EXPECT_TRUE(near(r.nre_usd_low, 59.46e6)) << r.nre_usd_low;
+  EXPECT_TRUE(near(r.nre_usd_high, 123.5e6)) << r.nre_usd_high;
+  EXPECT_TRUE(near(r.mask_saving, 112)) << r.mask_saving;
+  EXPECT_TRUE(near(r.shared_mask_saving, 7.4)) << r.shared_mask_saving;
+  EXPECT_TRUE(near(r.tokens_per_joule, 36)) << r.tokens_per_joule;
+  for (const CostLine& l : r.lines) EXPECT_FALSE(l.source.empty()) << l.key;
+  in.measured_transistors_per_weight = 20;
+  CostReport m = llm_cost(in);
+  EXPECT_NEAR(m.measured_area_mm2, m.parameters * 20 / 138e6, 1.0);
+  in.chips = 0;
+  EXPECT_THROW(llm_cost(in), Error);
 }
