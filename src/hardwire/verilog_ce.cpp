@@ -21,12 +21,14 @@ std::string layer_ce(const HwLayer& h, int k) {
     for (int i = 0; i < h.inputs; ++i) {
       int32_t w = l.weight[static_cast<size_t>(o) * h.inputs + i];
       if (w == 0) continue;
-      Sig prod = e.const_mul({"x" + std::to_string(i), 127}, w < 0 ? -int64_t{w} : w);
+      std::string name = "x";
+      name += std::to_string(i);  // appended, not "x" + ...: GCC 12 raises a false -Wrestrict on that
+      Sig prod = e.const_mul({name, 127}, w < 0 ? -int64_t{w} : w);
       (w > 0 ? pos : neg).push_back(prod);
     }
     Sig acc = e.sum(std::move(pos), std::move(neg));
     std::string q = e.requant(acc, l.bias[o], l.mult[o], l.shift[o], h.lo, h.hi, h.out_bits);
-    outs = q + (o ? ", " : "") + outs;  // output o at the low end of y
+    outs.insert(0, o ? q + ", " : q);  // output o at the low end of y
   }
   s += e.text;
   s += "  always @(posedge clk) begin\n"

@@ -49,7 +49,7 @@ std::string layer_hn(const HwLayer& h, int k) {
     regs += "  reg signed [" + std::to_string(signed_width(bound) - 1) + ":0] " + acc + ";\n";
     update += "        " + acc + " <= (cyc == 3'd0) ? -" + p + " : (" + acc + " <<< 1) + " + p + ";\n";
     std::string q = r.requant({acc, bound}, l.bias[o], l.mult[o], l.shift[o], h.lo, h.hi, h.out_bits);
-    outs = q + (o ? ", " : "") + outs;
+    outs.insert(0, o ? q + ", " : q);
   }
   s += bits.text + e.text + regs + r.text;
   s += "  always @(posedge clk) begin\n"
