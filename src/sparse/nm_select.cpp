@@ -25,10 +25,7 @@ void select_block(const float (&val)[16][kLanes], int len, int n, float (&out_v)
     }
   int32_t count[kLanes] = {};
   for (int s = 0; s < n; ++s)
-    for (int l = 0; l < kLanes; ++l) {
-      out_v[s][l] = 0.0f;
-      out_c[s][l] = 0;
-    }
+    for (int l = 0; l < kLanes; ++l) out_c[s][l] = 0;
   for (int j = 0; j < len; ++j) {
     // rank = how many members beat member j in (magnitude, lower index first); kept when < n.
     int32_t rank[kLanes] = {};
@@ -37,14 +34,13 @@ void select_block(const float (&val)[16][kLanes], int len, int n, float (&out_v)
     for (int k = j + 1; k < len; ++k)
       for (int l = 0; l < kLanes; ++l) rank[l] += key[k][l] > key[j][l];
     // Kept members fill slots in ascending position: slot = members kept before this one.
+    // Integer arithmetic instead of a branch or blend keeps this loop vector code.
     for (int s = 0; s < n; ++s)
-      for (int l = 0; l < kLanes; ++l) {
-        bool here = rank[l] < n && count[l] == s;
-        out_v[s][l] = here ? val[j][l] : out_v[s][l];
-        out_c[s][l] = here ? j : out_c[s][l];
-      }
+      for (int l = 0; l < kLanes; ++l) out_c[s][l] += ((rank[l] < n) & (count[l] == s)) * j;
     for (int l = 0; l < kLanes; ++l) count[l] += rank[l] < n;
   }
+  for (int s = 0; s < n; ++s)
+    for (int l = 0; l < kLanes; ++l) out_v[s][l] = s < count[l] ? val[out_c[s][l]][l] : 0.0f;
 }
 
 }  // namespace
@@ -65,28 +61,37 @@ NMRows select_down(const float* a, int64_t axis, int64_t lanes, const NMPattern&
   float* values = r.values.data();
   int32_t* columns = r.columns.data();
   int64_t slots = r.slots;
-  int64_t blocks = (lanes + kLanes - 1) / kLanes;
+  // A panel of lanes walks all groups: each row of `a` is then read as kPanel contiguous floats
+  // (a column of 16 lanes alone would touch a new page per row and defeat the prefetcher).
+  constexpr int64_t kPanel = 256;
+  int64_t panels = (lanes + kPanel - 1) / kPanel;
 #pragma omp parallel for schedule(static)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
-    int64_t i0 = blk * kLanes;
-    int nl = static_cast<int>(std::min<int64_t>(kLanes, lanes - i0));
+  for (int64_t panel = 0; panel < panels; ++panel) {
+    int64_t end = std::min(lanes, (panel + 1) * kPanel);
     float val[16][kLanes] = {};
     float out_v[16][kLanes];
     int32_t out_c[16][kLanes];
     for (int64_t g = 0; g < groups; ++g) {
       int len = static_cast<int>(std::min<int64_t>(p.m, axis - g * p.m));
-      for (int j = 0; j < len; ++j) {
-        const float* row = a + (g * p.m + j) * lanes + i0;
-        for (int l = 0; l < nl; ++l) val[j][l] = row[l];
-      }
-      select_block(val, len, p.n, out_v, out_c);
       int32_t first = static_cast<int32_t>(g * p.m);
-      for (int l = 0; l < nl; ++l) {
-        float* v = values + (i0 + l) * slots + g * p.n;
-        int32_t* c = columns + (i0 + l) * slots + g * p.n;
-        for (int s = 0; s < p.n; ++s) {
-          v[s] = out_v[s][l];
-          c[s] = first + out_c[s][l];
+      for (int64_t i0 = panel * kPanel; i0 < end; i0 += kLanes) {
+        int nl = static_cast<int>(std::min<int64_t>(kLanes, end - i0));
+        for (int j = 0; j < len; ++j) {
+          const float* row = a + (g * p.m + j) * lanes + i0;
+          if (nl == kLanes) {
+            for (int l = 0; l < kLanes; ++l) val[j][l] = row[l];  // fixed length: vector loads
+          } else {
+            for (int l = 0; l < nl; ++l) val[j][l] = row[l];
+          }
+        }
+        select_block(val, len, p.n, out_v, out_c);
+        for (int l = 0; l < nl; ++l) {
+          float* v = values + (i0 + l) * slots + g * p.n;
+          int32_t* c = columns + (i0 + l) * slots + g * p.n;
+          for (int s = 0; s < p.n; ++s) {
+            v[s] = out_v[s][l];
+            c[s] = first + out_c[s][l];
+          }
         }
       }
     }
@@ -95,12 +100,22 @@ NMRows select_down(const float* a, int64_t axis, int64_t lanes, const NMPattern&
 }
 
 void transpose(const float* src, int64_t rows, int64_t cols, float* dst) {
-  constexpr int64_t kBlock = 32;
+  constexpr int64_t kBlock = 16;
 #pragma omp parallel for schedule(static)
   for (int64_t c0 = 0; c0 < cols; c0 += kBlock)
-    for (int64_t r0 = 0; r0 < rows; r0 += kBlock)
+    for (int64_t r0 = 0; r0 < rows; r0 += kBlock) {
+      if (c0 + kBlock <= cols && r0 + kBlock <= rows) {
+        // Whole blocks with fixed bounds: the compiler unrolls them into register shuffles.
+        float block[kBlock][kBlock];
+        for (int64_t r = 0; r < kBlock; ++r)
+          for (int64_t c = 0; c < kBlock; ++c) block[c][r] = src[(r0 + r) * cols + c0 + c];
+        for (int64_t c = 0; c < kBlock; ++c)
+          for (int64_t r = 0; r < kBlock; ++r) dst[(c0 + c) * rows + r0 + r] = block[c][r];
+        continue;
+      }
       for (int64_t c = c0; c < std::min(cols, c0 + kBlock); ++c)
         for (int64_t r = r0; r < std::min(rows, r0 + kBlock); ++r) dst[c * rows + r] = src[r * cols + c];
+    }
 }
 
 NMRows select_linear_forward(const Tensor& w, const NMPattern& p) {
