@@ -1,5 +1,7 @@
 #include "commands.h"
 
+#include "frugal/sparse/nm_layers.h"
+
 namespace frugal::cli {
 
 namespace {
@@ -7,6 +9,8 @@ int g_exit_code = 0;
 }
 
 void add_commands(CLI::App& app) {
+  // Saved models may hold N:M-sparse layers (nm_linear, nm_conv2d).
+  sparse::register_layers();
   add_train(app);
   add_eval(app);
   add_info(app);

@@ -17,6 +17,7 @@
 #include "frugal/io/safetensors.h"
 #include "frugal/nn/builder.h"
 #include "frugal/nn/model_file.h"
+#include "frugal/sparse/nm_layers.h"
 #include "frugal/train/datasets.h"
 #include "frugal/train/progress.h"
 
@@ -194,6 +195,20 @@ nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
 
   Rng init_rng(c.seed);
   nn::ModulePtr model = nn::build_sequential(c.layers, init_rng);
+  // N:M sparse training: sparse layers take over the dense layers' weights (the dense masters)
+  // before the optimizer sees them.
+  bool sparse_run = false;
+  if (!c.sparsity.empty()) {
+    sparse::NMConfig nm;
+    nm.pattern = sparse::parse_nm(c.sparsity, "config: sparsity");
+    nm.mode = sparse::parse_nm_mode(c.sparsity_mode, "config: sparsity_mode");
+    nm.sr_ste_decay = static_cast<float>(c.sr_ste_decay);
+    sparse_run = nm.mode != sparse::NMMode::dense;
+    if (sparse_run)
+      for (const std::string& line : sparse::sparsify(*model, nm)) log.line(line);
+    else
+      log.line("sparsity " + c.sparsity + " with sparsity_mode dense: every layer trains dense");
+  }
   Optimizer opt(model->parameters(), c.optimizer);
   int64_t steps_per_epoch = (train.size() + c.batch_size - 1) / c.batch_size;
   int64_t total_steps = steps_per_epoch * c.epochs;
@@ -207,8 +222,19 @@ nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
     log.line("resumed from " + ckpt + " at epoch " + std::to_string(pos.epoch + 1) + ", batch " + std::to_string(pos.batch));
   }
 
+  if (sparse_run) {
+    // Offline scheduling: each sparse layer's kernel is chosen once, on the training batch shape.
+    std::vector<int64_t> first(static_cast<size_t>(std::min<int64_t>(c.batch_size, train.size())));
+    for (size_t i = 0; i < first.size(); ++i) first[i] = static_cast<int64_t>(i);
+    Shape input_shape = data::make_batch(train, first, 0, static_cast<int64_t>(first.size())).x.shape();
+    input_shape[0] = c.batch_size;
+    for (const std::string& line : sparse::schedule(*model, input_shape)) log.line(line);
+    sparse::prepare_all(*model);
+  }
+
   reset_peak_bytes();
   auto train_start = Clock::now();
+  double prepare_seconds = 0;
   int64_t samples_seen = 0;
   int64_t skipped = 0;
   bool interrupted = false;
@@ -244,6 +270,13 @@ nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
         continue;
       }
       opt.step(learning_rate(c.schedule, c.optimizer.lr, opt.steps, steps_per_epoch, total_steps));
+      if (sparse_run) {
+        // Both masked copies for the next step, made right after the weights change (SAT's
+        // pre-generation), so the next forward and backward start from ready copies.
+        auto t0 = Clock::now();
+        sparse::prepare_all(*model);
+        prepare_seconds += seconds_since(t0);
+      }
       std::vector<int> pred = argmax_rows(out.value());
       for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == b.y[i];
       counted += count;
@@ -287,6 +320,11 @@ nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
   m["peak_bytes"] = train_peak;
   m["max_rss_bytes"] = max_rss_bytes();
   m["skipped_steps"] = skipped;
+  if (sparse_run) {
+    m["sparsity"] = c.sparsity;
+    m["sparsity_mode"] = c.sparsity_mode;
+    m["sparse_prepare_seconds"] = prepare_seconds;
+  }
   m["epoch_loss"] = hist.epoch_loss;
   m["epoch_train_accuracy"] = hist.epoch_train_acc;
   if (!hist.epoch_val_acc.empty()) m["epoch_val_accuracy"] = hist.epoch_val_acc;
@@ -295,6 +333,15 @@ nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
     log.line("interrupted: checkpoint saved to " + ckpt + "; continue with --resume");
     m["interrupted"] = true;
     return m;
+  }
+  if (sparse_run) {
+    // The saved (and tested) network is the sparse one: W ⊙ mask_fw, exactly what the forward
+    // pass used. The checkpoint above keeps the dense master weights for --resume.
+    sparse::prune_to_masks(*model);
+    for (const sparse::SparseLayerInfo& s : sparse::describe(*model))
+      log.line("layer " + s.name + " " + s.type + " " + s.pattern + ": " + std::to_string(s.zero_fraction) +
+               " of weights zero, " + std::to_string(s.packed_bytes) + " bytes packed (dense " +
+               std::to_string(s.dense_bytes) + ")");
   }
   EvalResult t = evaluate(*model, test, c.eval_batch_size, c.loss);
   m["test_accuracy"] = t.accuracy;

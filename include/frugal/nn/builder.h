@@ -14,6 +14,12 @@ ModulePtr build_module(const Json& spec, Rng& rng, const std::string& where);
 // [{"type": ...}, ...] -> Sequential
 ModulePtr build_sequential(const Json& layers, Rng& rng);
 
+// Families above nn in the layering (sparse/) cannot be called from here, so they add their own
+// try_build_* at start-up (sparse::register_layers()); build_module asks them after nn's own. A
+// builder returns nullptr for types it does not know. Adding one twice is a no-op.
+using ModuleBuilder = ModulePtr (*)(const Json& spec, Rng& rng, const std::string& where);
+void add_module_builder(ModuleBuilder builder);
+
 // Reads keys from a layer spec and remembers which were read, so unread (unknown) keys can be
 // reported: `SpecReader r(spec, "layers[3]"); int k = r.get_int("kernel", 3); r.finish();`
 class SpecReader {
