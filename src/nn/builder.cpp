@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "frugal/core/error.h"
+#include "frugal/lmu/build.h"
 #include "frugal/nn/layers.h"
 
 namespace frugal::nn {
@@ -110,6 +111,7 @@ ModulePtr build_module(const Json& spec, Rng& rng, const std::string& where) {
   require(spec.is_object() && spec.contains("type") && spec["type"].is_string(),
           where + ": expected a table with a string 'type'");
   if (ModulePtr m = try_build_nn(spec, rng, where)) return m;
+  if (ModulePtr m = lmu::try_build_lmu(spec, rng, where)) return m;
   throw Error(where + ": unknown layer type '" + spec["type"].get<std::string>() + "'");
 }
 
