@@ -1,6 +1,6 @@
 #include "commands.h"
 
-#include "frugal/sparse/nm_layers.h"
+#include "frugal/train/layer_families.h"
 
 namespace frugal::cli {
 
@@ -9,8 +9,8 @@ int g_exit_code = 0;
 }
 
 void add_commands(CLI::App& app) {
-  // Saved models may hold N:M-sparse layers (nm_linear, nm_conv2d).
-  sparse::register_layers();
+  // Saved models and configs may name any family's layer types (nm_linear, l2mu, ...).
+  train::register_layer_families();
   add_train(app);
   add_eval(app);
   add_info(app);

@@ -19,6 +19,7 @@
 #include "frugal/nn/model_file.h"
 #include "frugal/sparse/nm_layers.h"
 #include "frugal/train/datasets.h"
+#include "frugal/train/layer_families.h"
 #include "frugal/train/progress.h"
 
 namespace frugal::train {
@@ -175,6 +176,7 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& dataset, int batch_s
 }
 
 nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
+  register_layer_families();
   set_num_threads(c.threads);
   std::string dir = options.out_dir.empty() ? "runs/" + c.name : options.out_dir;
   std::filesystem::create_directories(dir);
