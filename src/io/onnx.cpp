@@ -122,8 +122,8 @@ OnnxConstant decode_tensor(const onnx::TensorProto& t, const Source& src, const 
   require(numel <= kMaxElements, where + ": dims " + dims + " exceed the 2^31-element cap");
   const int32_t type = t.data_type();
   require(type == onnx::TensorProto::FLOAT || type == onnx::TensorProto::DOUBLE ||
-              type == onnx::TensorProto::INT32 || type == onnx::TensorProto::INT64,
-          where + ": data type " + type_name(type) + " is not supported (expected FLOAT, DOUBLE, INT32 or INT64)");
+              type == onnx::TensorProto::INT32 || type == onnx::TensorProto::INT64 || type == onnx::TensorProto::BOOL,
+          where + ": data type " + type_name(type) + " is not supported (expected FLOAT, DOUBLE, INT32, INT64 or BOOL)");
 
   const bool external = t.data_location() == onnx::TensorProto::EXTERNAL;
   std::string external_bytes;
@@ -162,6 +162,14 @@ OnnxConstant decode_tensor(const onnx::TensorProto& t, const Source& src, const 
     } else {
       require_count(t.int64_data(), numel, where, "int64_data", dims);
       out.ints.values.assign(t.int64_data().begin(), t.int64_data().end());
+    }
+  } else if (type == onnx::TensorProto::BOOL) {
+    if (raw) {
+      const std::vector<uint8_t> bytes = decode_raw<uint8_t>(raw_bytes, numel, where, dims);
+      out.ints.values.assign(bytes.begin(), bytes.end());
+    } else {
+      require_count(t.int32_data(), numel, where, "int32_data", dims);
+      out.ints.values.assign(t.int32_data().begin(), t.int32_data().end());
     }
   } else {
     std::vector<int32_t> narrow;

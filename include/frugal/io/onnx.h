@@ -20,7 +20,7 @@ struct OnnxInts {
 };
 
 // A constant tensor of an attribute or a Constant node: float data (FLOAT, DOUBLE) or integers
-// (INT32, INT64); exactly one is set.
+// (INT32, INT64, BOOL as 0/1); exactly one is set.
 struct OnnxConstant {
   bool is_int = false;
   Tensor floats;
@@ -57,7 +57,7 @@ struct OnnxGraph {
   std::vector<OnnxValueInfo> inputs;  // graph inputs that are not initializers
   std::vector<OnnxValueInfo> outputs;
   std::map<std::string, Tensor> initializers;  // FLOAT and DOUBLE tensors, as float32
-  std::map<std::string, OnnxInts> int_initializers;  // INT32 and INT64 tensors
+  std::map<std::string, OnnxInts> int_initializers;  // INT32, INT64 and BOOL tensors
   std::vector<OnnxNode> nodes;  // topological order, Constant nodes removed
 };
 
