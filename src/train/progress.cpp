@@ -1,5 +1,7 @@
 #include "frugal/train/progress.h"
 
+#include <algorithm>
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -49,8 +51,11 @@ void Progress::update(int64_t done, double loss) {
     if (std::chrono::duration<double>(now - last_draw_).count() < 0.2 && done < total_) return;
     last_draw_ = now;
     int width = 24;
-    int filled = total_ > 0 ? static_cast<int>(width * done / total_) : width;
-    std::string bar = "[" + std::string(static_cast<size_t>(filled), '=') + std::string(static_cast<size_t>(width - filled), ' ') + "]";
+    int filled = total_ > 0 ? static_cast<int>(std::clamp<int64_t>(width * done / total_, 0, width)) : width;
+    std::string bar(static_cast<size_t>(width + 2), ' ');
+    bar.front() = '[';
+    bar.back() = ']';
+    for (int i = 0; i < filled; ++i) bar[static_cast<size_t>(i) + 1] = '=';
     std::fprintf(stderr, "\r%s %s\033[K", bar.c_str(), buf);
     std::fflush(stderr);
   } else if (done >= next_report_) {

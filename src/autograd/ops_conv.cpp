@@ -1,0 +1,109 @@
+// conv2d and 2-D pooling. A 5-D input [T, N, C, H, W] (a spiking net's sequence) is folded into
+// the batch, so one convolution covers every time step.
+#include <cstring>
+
+#include "frugal/autograd/ops.h"
+#include "frugal/core/error.h"
+#include "frugal/kernels/conv2d.h"
+#include "frugal/kernels/pool2d.h"
+
+namespace frugal::autograd {
+
+namespace {
+// [T, N, C, H, W] -> [T*N, C, H, W]; 4-D passes through.
+Shape as_4d(const Shape& s, const char* op) {
+  require(s.size() == 4 || s.size() == 5, std::string(op) + ": input must be [N, C, H, W] or [T, N, C, H, W], got " +
+                                              shape_str(s));
+  if (s.size() == 4) return s;
+  return {s[0] * s[1], s[2], s[3], s[4]};
+}
+Shape restore_time(const Shape& in, int64_t c, int64_t h, int64_t w) {
+  if (in.size() == 5) return {in[0], in[1], c, h, w};
+  return {in[0], c, h, w};
+}
+}  // namespace
+
+Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
+  Shape xs = as_4d(x.shape(), "conv2d");
+  const Shape& ws = w.shape();
+  require(ws.size() == 4, "conv2d: weight must be [O, C/groups, KH, KW], got " + shape_str(ws));
+  kernels::Conv2dShape s;
+  s.n = xs[0];
+  s.c = xs[1];
+  s.h = xs[2];
+  s.w = xs[3];
+  s.o = ws[0];
+  s.kh = ws[2];
+  s.kw = ws[3];
+  s.stride = p.stride;
+  s.pad = p.pad;
+  s.groups = p.groups;
+  require(p.stride > 0 && p.pad >= 0 && p.groups > 0 && s.c % p.groups == 0 && s.o % p.groups == 0 &&
+              ws[1] == s.c / p.groups,
+          "conv2d: weight " + shape_str(ws) + " does not fit input " + shape_str(x.shape()) + " with groups " +
+              std::to_string(p.groups));
+  require(s.oh() > 0 && s.ow() > 0, "conv2d: kernel larger than padded input " + shape_str(x.shape()));
+  require(!b.defined() || b.value().numel() == s.o, "conv2d: bias must have " + std::to_string(s.o) + " elements");
+  Tensor y = Tensor::empty(restore_time(x.shape(), s.o, s.oh(), s.ow()));
+  kernels::conv2d_forward(s, x.value().data(), w.value().data(), b.defined() ? b.value().data() : nullptr, y.data());
+  return record(y, {x, w, b}, [x, w, b, s](const Tensor& dy) {
+    // The first layer's input needs no gradient: skipping backward-data there saves a third of its cost.
+    if (x.requires_grad()) {
+      Tensor dx = Tensor::empty(x.shape());
+      kernels::conv2d_backward_data(s, dy.data(), w.value().data(), dx.data());
+      x.add_grad(dx);
+    }
+    if (w.requires_grad() || b.requires_grad()) {
+      Tensor dw = Tensor::empty(w.shape());
+      Tensor db = Tensor::empty({s.o});
+      kernels::conv2d_backward_weights(s, x.value().data(), dy.data(), dw.data(), db.data());
+      if (w.requires_grad()) w.add_grad(dw);
+      if (b.requires_grad()) b.add_grad(db);
+    }
+  });
+}
+
+namespace {
+kernels::Pool2dShape pool_shape(const Var& x, int kernel, int stride, int pad, const char* op) {
+  Shape xs = as_4d(x.shape(), op);
+  require(kernel > 0 && stride > 0 && pad >= 0 && 2 * pad <= kernel,
+          std::string(op) + ": kernel and stride must be positive and pad at most half the kernel");
+  kernels::Pool2dShape s;
+  s.planes = xs[0] * xs[1];
+  s.h = xs[2];
+  s.w = xs[3];
+  s.kernel = kernel;
+  s.stride = stride;
+  s.pad = pad;
+  require(s.oh() > 0 && s.ow() > 0, std::string(op) + ": window larger than input " + shape_str(x.shape()));
+  return s;
+}
+}  // namespace
+
+Var max_pool2d(const Var& x, int kernel, int stride, int pad) {
+  kernels::Pool2dShape s = pool_shape(x, kernel, stride, pad, "max_pool2d");
+  Shape ys = restore_time(x.shape(), as_4d(x.shape(), "max_pool2d")[1], s.oh(), s.ow());
+  Tensor y = Tensor::empty(ys);
+  // The argmax indices live in a tracked float-sized buffer so their bytes are counted too.
+  Tensor argmax = Tensor::empty(ys);
+  auto* idx = reinterpret_cast<int32_t*>(argmax.data());
+  kernels::max_pool2d_forward(s, x.value().data(), y.data(), idx);
+  return record(y, {x}, [x, s, argmax](const Tensor& dy) {
+    Tensor dx = Tensor::empty(x.shape());
+    kernels::max_pool2d_backward(s, dy.data(), reinterpret_cast<const int32_t*>(argmax.data()), dx.data());
+    x.add_grad(dx);
+  });
+}
+
+Var avg_pool2d(const Var& x, int kernel, int stride, int pad) {
+  kernels::Pool2dShape s = pool_shape(x, kernel, stride, pad, "avg_pool2d");
+  Tensor y = Tensor::empty(restore_time(x.shape(), as_4d(x.shape(), "avg_pool2d")[1], s.oh(), s.ow()));
+  kernels::avg_pool2d_forward(s, x.value().data(), y.data());
+  return record(y, {x}, [x, s](const Tensor& dy) {
+    Tensor dx = Tensor::empty(x.shape());
+    kernels::avg_pool2d_backward(s, dy.data(), dx.data());
+    x.add_grad(dx);
+  });
+}
+
+}  // namespace frugal::autograd
