@@ -5,9 +5,8 @@
   average pooling, global average pooling, a residual Add, Concat, x.view(x.size(0), -1) which
   exports as the Shape->Gather->Unsqueeze->Concat->Reshape chain, torch.flatten, Gemm).
 - cnn_external.onnx + cnn_external.data: the opset 13 model with every tensor in an external file.
-- cnn_input.bin, cnn_logits.bin: a fixed input [2, 1, 12, 12] and PyTorch's logits [2, 10], raw
-  little-endian float32.
-- helper_mlp.onnx (+ helper_input.bin, helper_output.bin): built with onnx.helper, typed fields only
+- cnn_input.npy, cnn_logits.npy: a fixed input [2, 1, 12, 12] and PyTorch's logits [2, 10].
+- helper_mlp.onnx (+ helper_input.npy, helper_output.npy): built with onnx.helper, typed fields only
   (float_data, double_data, int64_data, no raw_data), Constant nodes, MatMul, broadcast Add,
   Identity, Dropout, Gemm with transB=0 and alpha/beta, Clip with inputs, Reshape; output by numpy.
 - bad_*.onnx: malformed files (truncated, random bytes, unsupported op, missing input, tensor size
@@ -19,6 +18,7 @@ import numpy as np
 import onnx
 import torch
 from onnx import TensorProto, helper
+from onnx.external_data_helper import set_external_data
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -51,7 +51,7 @@ class SmallCnn(torch.nn.Module):
 
 
 def save_f32(name, array):
-    np.ascontiguousarray(array, dtype="<f4").tofile(os.path.join(HERE, name))
+    np.save(os.path.join(HERE, name), np.ascontiguousarray(array, dtype="<f4"))
 
 
 def make_cnn():
@@ -67,15 +67,23 @@ def make_cnn():
     x = torch.randn(2, 1, 12, 12)
     with torch.no_grad():
         logits = net(x)
-    save_f32("cnn_input.bin", x.numpy())
-    save_f32("cnn_logits.bin", logits.numpy())
+    save_f32("cnn_input.npy", x.numpy())
+    save_f32("cnn_logits.npy", logits.numpy())
     for opset in (9, 13, 17):
         path = os.path.join(HERE, f"cnn_opset{opset}.onnx")
         torch.onnx.export(net, x, path, opset_version=opset, input_names=["input"], output_names=["logits"],
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    # Every initializer moved to one external file at 64-byte aligned offsets, written in graph
+    # order (onnx.save_model's own conversion orders tensors differently from run to run).
     model = onnx.load(os.path.join(HERE, "cnn_opset13.onnx"))
-    onnx.save_model(model, os.path.join(HERE, "cnn_external.onnx"), save_as_external_data=True,
-                    all_tensors_to_one_file=True, location="cnn_external.data", size_threshold=0)
+    with open(os.path.join(HERE, "cnn_external.data"), "wb") as f:
+        for t in model.graph.initializer:
+            raw = t.raw_data
+            f.write(b"\0" * (-f.tell() % 64))
+            set_external_data(t, "cnn_external.data", offset=f.tell(), length=len(raw))
+            t.ClearField("raw_data")
+            f.write(raw)
+    onnx.save(model, os.path.join(HERE, "cnn_external.onnx"))
 
 
 def typed_tensor(name, array, dtype):
@@ -118,8 +126,8 @@ def make_helper_mlp():
     x = rng.standard_normal((3, 6)).astype(np.float32)
     h = np.maximum(x @ w1 + b1.astype(np.float32), 0)
     y = np.clip(0.5 * (h @ w2) + 2.0 * c2, -0.25, 1.5).reshape(-1, 2, 2)
-    save_f32("helper_input.bin", x)
-    save_f32("helper_output.bin", y)
+    save_f32("helper_input.npy", x)
+    save_f32("helper_output.npy", y)
 
 
 def tiny_graph(nodes, initializers, opset=13):
@@ -146,7 +154,7 @@ def make_malformed():
     escaping = helper.make_tensor("bias", TensorProto.FLOAT, [1, 4], [0.0] * 4)
     del escaping.float_data[:]
     escaping.data_location = TensorProto.EXTERNAL
-    for key, value in (("location", "../secret.bin"), ("offset", "0"), ("length", "16")):
+    for key, value in (("location", "../secret.npy"), ("offset", "0"), ("length", "16")):
         entry = escaping.external_data.add()
         entry.key, entry.value = key, value
     onnx.save(tiny_graph([helper.make_node("Add", ["x", "bias"], ["y"], name="add_bias")], [escaping]),
