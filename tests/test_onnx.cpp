@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
-#include <sstream>
 
 #include "frugal/core/error.h"
 #include "frugal/io/npy.h"
@@ -212,6 +214,20 @@ onnx::ModelProto one_node_model(const std::string& op) {
   return m;
 }
 
+void add_ints(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& values) {
+  onnx::AttributeProto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t v : values) a->add_ints(v);
+}
+
+void add_int(onnx::NodeProto* n, const std::string& name, int64_t value) {
+  onnx::AttributeProto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(value);
+}
+
 std::string load_error(const onnx::ModelProto& m) {
   return error_of([&] { nn::OnnxGraphRunner runner(io::parse_onnx(m.SerializeAsString(), "built.onnx")); });
 }
@@ -237,13 +253,55 @@ TEST(OnnxErrors, TypedFieldCountMustMatchDims) {
   EXPECT_THAT(load_error(m), HasSubstr("tensor 'b': float_data has 1 values, dims [4] need 4"));
 }
 
+// A model in its own temporary directory whose initializer 'b' [4] lives in `location`.
+std::string external_model(const std::string& dir, const std::string& location, const std::string& offset,
+                           const std::string& length) {
+  onnx::ModelProto m = one_node_model("Add");
+  m.mutable_graph()->mutable_node(0)->add_input("b");
+  onnx::TensorProto* t = m.mutable_graph()->add_initializer();
+  t->set_name("b");
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(4);
+  t->set_data_location(onnx::TensorProto::EXTERNAL);
+  for (const auto& [key, value] : {std::pair{"location", location}, {"offset", offset}, {"length", length}}) {
+    auto* entry = t->add_external_data();
+    entry->set_key(key);
+    entry->set_value(value);
+  }
+  const std::string path = dir + "/model.onnx";
+  std::ofstream(path, std::ios::binary) << m.SerializeAsString();
+  return path;
+}
+
+TEST(OnnxErrors, ExternalDataOffsetsAndLinksAreChecked) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / ("frugal_onnx_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "model");
+  const std::string dir = (root / "model").string();
+  const float values[4] = {1, 2, 3, 4};
+  std::ofstream(dir + "/w.data", std::ios::binary).write(reinterpret_cast<const char*>(values), sizeof(values));
+  std::ofstream(root / "outside.data", std::ios::binary).write(reinterpret_cast<const char*>(values), sizeof(values));
+  fs::create_symlink(root / "outside.data", root / "model" / "link.data");
+
+  EXPECT_EQ(io::read_onnx(external_model(dir, "w.data", "0", "16")).initializers.at("b").to_vector(),
+            (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_THAT(error_of([&] { io::read_onnx(external_model(dir, "w.data", "8", "16")); }),
+              HasSubstr("tensor 'b': external data offset 8 + length 16 is past the end"));
+  EXPECT_THAT(error_of([&] { io::read_onnx(external_model(dir, "w.data", "-4", "16")); }),
+              HasSubstr("external_data 'offset': expected a non-negative decimal number, got '-4'"));
+  EXPECT_THAT(error_of([&] { io::read_onnx(external_model(dir, "link.data", "0", "16")); }),
+              HasSubstr("resolves outside the model's directory"));
+  EXPECT_THAT(error_of([&] { io::read_onnx(external_model(dir, (root / "outside.data").string(), "0", "16")); }),
+              HasSubstr("must be relative to the model's directory"));
+  EXPECT_THAT(error_of([&] { io::read_onnx(external_model(dir, "missing.data", "0", "16")); }),
+              HasSubstr("does not exist"));
+  fs::remove_all(root);
+}
+
 TEST(OnnxErrors, UnsupportedAttributeNamesNodeAndOp) {
   onnx::ModelProto m = one_node_model("MaxPool");
-  onnx::AttributeProto* k = m.mutable_graph()->mutable_node(0)->add_attribute();
-  k->set_name("kernel_shape");
-  k->set_type(onnx::AttributeProto::INTS);
-  k->add_ints(2);
-  k->add_ints(3);
+  add_ints(m.mutable_graph()->mutable_node(0), "kernel_shape", {2, 3});
   EXPECT_THAT(load_error(m), HasSubstr("built.onnx: node 'n0' (MaxPool): kernel_shape [2, 3] must be equal"));
 }
 
@@ -251,6 +309,21 @@ TEST(OnnxErrors, NonDefaultDomainIsUnsupported) {
   onnx::ModelProto m = one_node_model("Relu");
   m.mutable_graph()->mutable_node(0)->set_domain("com.example");
   EXPECT_THAT(load_error(m), HasSubstr("node 'n0': unsupported op com.example.Relu"));
+}
+
+TEST(OnnxRunner, PaddedAveragePoolCountsPaddingOnlyWhenAsked) {
+  onnx::ModelProto m = one_node_model("AveragePool");
+  onnx::NodeProto* n = m.mutable_graph()->mutable_node(0);
+  add_ints(n, "kernel_shape", {2, 2});
+  add_ints(n, "pads", {1, 1, 1, 1});
+  EXPECT_THAT(load_error(m), HasSubstr("node 'n0' (AveragePool): padding with count_include_pad=0 is not supported"));
+  add_int(n, "count_include_pad", 1);
+  const nn::OnnxGraphRunner runner(io::parse_onnx(m.SerializeAsString(), "built.onnx"));
+  const Tensor y = runner.run(Tensor::full({1, 1, 4, 4}, 8.0f));
+  ASSERT_EQ(y.shape(), (Shape{1, 1, 5, 5}));
+  EXPECT_FLOAT_EQ(y[0], 2.0f);  // the corner window holds one input value and three pads
+  EXPECT_FLOAT_EQ(y[1], 4.0f);
+  EXPECT_FLOAT_EQ(y[6], 8.0f);
 }
 
 TEST(OnnxErrors, RunTimeShapeErrorsNameTheNode) {

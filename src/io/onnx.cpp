@@ -69,7 +69,8 @@ std::string read_external(const onnx::TensorProto& t, const Source& src, const s
   const fs::path real_dir = fs::weakly_canonical(src.dir, ec);
   const fs::path real_file = fs::weakly_canonical(file, ec);
   require(!ec, prefix + " file '" + file.string() + "' cannot be resolved");
-  const std::string dir_text = real_dir.string() + "/";
+  std::string dir_text = real_dir.string();
+  if (dir_text.empty() || dir_text.back() != '/') dir_text += '/';
   require(real_file.string().compare(0, dir_text.size(), dir_text) == 0,
           prefix + " file '" + file.string() + "' resolves outside the model's directory");
   require(fs::is_regular_file(real_file, ec), prefix + " file '" + file.string() + "' does not exist");

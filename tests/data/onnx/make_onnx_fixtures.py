@@ -2,7 +2,7 @@
 """Makes the ONNX fixtures for tests/test_onnx.cpp (run with Debian's python3: torch 1.13, onnx).
 
 - cnn_opset{9,13,17}.onnx: a small CNN exported by PyTorch (BatchNorm, ReLU6 as Clip, max and
-  average pooling, global average pooling, a residual Add, Concat, x.view(x.size(0), -1) which
+  average pooling (both padded), a grouped Conv, global average pooling, a residual Add, Concat, x.view(x.size(0), -1) which
   exports as the Shape->Gather->Unsqueeze->Concat->Reshape chain, torch.flatten, Gemm).
 - cnn_external.onnx + cnn_external.data: the opset 13 model with every tensor in an external file.
 - cnn_input.npy, cnn_logits.npy: a fixed input [2, 1, 12, 12] and PyTorch's logits [2, 10].
@@ -28,12 +28,12 @@ class SmallCnn(torch.nn.Module):
         super().__init__()
         self.conv1 = torch.nn.Conv2d(1, 8, 3, padding=1)
         self.bn1 = torch.nn.BatchNorm2d(8)
-        self.pool1 = torch.nn.MaxPool2d(2)
-        self.conv2 = torch.nn.Conv2d(8, 8, 3, padding=1)
+        self.pool1 = torch.nn.MaxPool2d(3, stride=2, padding=1)  # padded: borders must not see zeros
+        self.conv2 = torch.nn.Conv2d(8, 8, 3, padding=1, groups=2)
         self.bn2 = torch.nn.BatchNorm2d(8)
         self.conv3 = torch.nn.Conv2d(8, 4, 1)
         self.bn3 = torch.nn.BatchNorm2d(12)  # after Concat, so the exporter cannot fold it into a Conv
-        self.pool2 = torch.nn.AvgPool2d(2)
+        self.pool2 = torch.nn.AvgPool2d(3, stride=2, padding=1)  # counts the padding, PyTorch's default
         self.conv4 = torch.nn.Conv2d(12, 16, 3, padding=1, stride=1)
         self.fc_a = torch.nn.Linear(16, 10)
         self.fc_b = torch.nn.Linear(16 * 3 * 3, 10)
