@@ -7,7 +7,9 @@ int g_exit_code = 0;
 }
 
 void add_commands(CLI::App& app) {
-  (void)app;
+  add_train(app);
+  add_eval(app);
+  add_info(app);
 }
 
 int exit_code() { return g_exit_code; }

@@ -24,10 +24,12 @@ def load(kind):
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
-def torch_epoch_seconds(threads, epochs):
+def torch_epoch_seconds(threads, epochs, limit):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     x, y = load("train")
+    if limit:
+        x, y = x[:limit], y[:limit]
     model = nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -48,9 +50,9 @@ def torch_epoch_seconds(threads, epochs):
     return min(times)
 
 
-def frugal_epoch_seconds(binary, threads, epochs):
+def frugal_epoch_seconds(binary, threads, epochs, limit):
     out = subprocess.run([binary, "train", os.path.join(ROOT, "examples/fmnist_cnn.toml"),
-                          "--set", f"epochs={epochs}", "--set", "test_limit=1000", "--threads", str(threads),
+                          "--set", f"epochs={epochs}", "--set", "test_limit=1000", "--set", f"train_limit={limit}", "--threads", str(threads),
                           "--out", f"/tmp/frugal_bench_cnn_{threads}", "--json"],
                          check=True, capture_output=True, text=True)
     m = json.loads(out.stdout)
@@ -62,11 +64,12 @@ def main():
     ap.add_argument("--frugal", default=os.path.join(ROOT, "build/release/frugal"))
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--limit", type=int, default=0, help="train on the first N samples only (0: all 60000)")
     args = ap.parse_args()
     rows = []
     for t in [int(s) for s in args.threads.split(",")]:
-        f = frugal_epoch_seconds(args.frugal, t, args.epochs)
-        p = torch_epoch_seconds(t, args.epochs)
+        f = frugal_epoch_seconds(args.frugal, t, args.epochs, args.limit)
+        p = torch_epoch_seconds(t, args.epochs, args.limit)
         rows.append({"threads": t, "frugal_s": f, "torch_s": p, "speedup": p / f, "torch": torch.__version__})
         print(f"threads {t}: frugal {f:.2f} s/epoch, PyTorch {torch.__version__} {p:.2f} s/epoch, "
               f"frugal is {p / f:.2f}x faster", flush=True)

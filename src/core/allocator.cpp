@@ -1,5 +1,6 @@
 #include "frugal/core/allocator.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -15,7 +16,21 @@ std::atomic<int64_t> g_live{0};
 std::atomic<int64_t> g_peak{0};
 }  // namespace
 
+namespace {
+// Training frees and re-allocates the same activation sizes every step. By default glibc serves
+// large blocks with mmap and returns them on free, so every step page-faults its activations in
+// anew (a fifth of the run time in profiles). Keeping blocks up to 32 MiB on the heap, untrimmed,
+// lets them be reused.
+bool keep_freed_blocks() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  return true;
+}
+}  // namespace
+
 void* tracked_alloc(size_t bytes) {
+  static const bool tuned = keep_freed_blocks();
+  (void)tuned;
   size_t rounded = (bytes + 63) / 64 * 64;
   if (rounded == 0) rounded = 64;
   void* ptr = std::aligned_alloc(64, rounded);

@@ -4,7 +4,33 @@
 
 namespace frugal::kernels {
 
+namespace {
+// The 2x2, stride-2 window of most CNNs, without the bounds checks of the general loop.
+void max_pool_2x2(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) {
+  int64_t oh = s.oh(), ow = s.ow();
+#pragma omp parallel for
+  for (int64_t p = 0; p < s.planes; ++p) {
+    const float* xp = x + p * s.h * s.w;
+    float* yp = y + p * oh * ow;
+    int32_t* ap = argmax + p * oh * ow;
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        int32_t i = static_cast<int32_t>(2 * oy * s.w + 2 * ox);
+        int32_t candidates[4] = {i, i + 1, i + static_cast<int32_t>(s.w), i + static_cast<int32_t>(s.w) + 1};
+        int32_t best = i;
+        for (int k = 1; k < 4; ++k) {
+          float v = xp[candidates[k]];
+          if (v > xp[best] || (v != v && xp[best] == xp[best])) best = candidates[k];
+        }
+        yp[oy * ow + ox] = xp[best];
+        ap[oy * ow + ox] = best;
+      }
+  }
+}
+}  // namespace
+
 void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) {
+  if (s.kernel == 2 && s.stride == 2 && s.pad == 0) return max_pool_2x2(s, x, y, argmax);
   int64_t oh = s.oh(), ow = s.ow();
 #pragma omp parallel for
   for (int64_t p = 0; p < s.planes; ++p) {

@@ -1,0 +1,55 @@
+// `frugal eval MODEL [--data-dir DIR] [--test-limit N] [--json]`: accuracy of a saved model on
+// the test split of the dataset its config names.
+#include <memory>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "frugal/core/allocator.h"
+#include "frugal/nn/model_file.h"
+#include "frugal/train/datasets.h"
+#include "frugal/train/trainer.h"
+
+namespace frugal::cli {
+
+void add_eval(CLI::App& app) {
+  struct Options {
+    CommonOptions common;
+    std::string model, data_dir, dataset;
+    int64_t test_limit = -1;
+    int batch_size = 1000;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("eval", "evaluate a saved model on its test set");
+  cmd->add_option("model", opt->model, "model.safetensors written by frugal")->required();
+  cmd->add_option("--data-dir", opt->data_dir, "where the dataset is read from");
+  cmd->add_option("--data", opt->dataset, "dataset name (default: the one in the model's config)");
+  cmd->add_option("--test-limit", opt->test_limit, "evaluate the first N test samples (default: the config's)");
+  cmd->add_option("--batch-size", opt->batch_size, "evaluation batch size")->check(CLI::PositiveNumber);
+  add_common_options(cmd, opt->common);
+  cmd->callback([opt] {
+    apply_common_options(opt->common);
+    nn::SavedModel saved = nn::load_model(opt->model);
+    const Json& cfg = saved.config;
+    std::string dataset = !opt->dataset.empty() ? opt->dataset : cfg.value("dataset", std::string("fashion-mnist"));
+    std::string dir = !opt->data_dir.empty() ? opt->data_dir : cfg.value("data_dir", std::string());
+    int64_t limit = opt->test_limit >= 0 ? opt->test_limit : cfg.value("test_limit", int64_t{0});
+    std::string loss = cfg.value("loss", std::string("cross_entropy"));
+    data::Dataset test = train::load_dataset(dataset, dir, false, limit);
+    reset_peak_bytes();
+    train::EvalResult r = train::evaluate(*saved.model, test, opt->batch_size, loss);
+    log(opt->model + ": test accuracy " + std::to_string(r.accuracy) + " on " + std::to_string(r.samples) +
+        " samples of " + dataset + " (" + std::to_string(r.seconds) + " s)");
+    Json out;
+    out["model"] = opt->model;
+    out["dataset"] = dataset;
+    out["test_accuracy"] = r.accuracy;
+    out["test_loss"] = r.loss;
+    out["samples"] = r.samples;
+    out["samples_per_s"] = r.seconds > 0 ? static_cast<double>(r.samples) / r.seconds : 0.0;
+    out["peak_bytes"] = peak_bytes();
+    out["confusion"] = r.confusion.counts;
+    emit_json(opt->common, out);
+  });
+}
+
+}  // namespace frugal::cli
