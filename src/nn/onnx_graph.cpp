@@ -131,15 +131,15 @@ class Planner {
     else if (op == "BatchNormalization") batchnorm();
     else if (op == "MaxPool" || op == "AveragePool") pool();
     else if (op == "GlobalAveragePool") plan_.op = OnnxOp::GlobalAveragePool;
-    else if (op == "Flatten") plan_.op = OnnxOp::Flatten, plan_.axis = n_.attr_int("axis", 1);
-    else if (op == "Reshape") plan_.op = OnnxOp::Reshape, plan_.allow_zero = n_.attr_int("allowzero", 0) != 0;
+    else if (op == "Flatten") flatten();
+    else if (op == "Reshape") reshape();
     else if (op == "Add") plan_.op = OnnxOp::Add;
     else if (op == "Concat") concat();
     else if (op == "Identity") plan_.op = OnnxOp::Identity;
     else if (op == "Dropout") dropout();
     else if (op == "Pad") pad();
     else if (op == "Shape") shape();
-    else if (op == "Gather") plan_.op = OnnxOp::Gather, plan_.axis = n_.attr_int("axis", 0);
+    else if (op == "Gather") gather();
     else if (op == "Unsqueeze") unsqueeze();
     else fail_unsupported(op);
     check(!n_.outputs.empty() && !n_.outputs[0].empty(), "has no output");
@@ -269,6 +269,21 @@ class Planner {
     plan_.mean = float_constant(3, "input_mean").clone().reshape({c});
     plan_.var = float_constant(4, "input_var").clone().reshape({c});
     plan_.eps = n_.attr_float("epsilon", 1e-5f);
+  }
+
+  void flatten() {
+    plan_.op = OnnxOp::Flatten;
+    plan_.axis = n_.attr_int("axis", 1);
+  }
+
+  void reshape() {
+    plan_.op = OnnxOp::Reshape;
+    plan_.allow_zero = n_.attr_int("allowzero", 0) != 0;
+  }
+
+  void gather() {
+    plan_.op = OnnxOp::Gather;
+    plan_.axis = n_.attr_int("axis", 0);
   }
 
   void concat() {
