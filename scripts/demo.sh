@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh release
 frugal=build/release/frugal
+mkdir -p runs
 step() { printf '\n== %s\n' "$*" >&2; }
 
 step "1. Foundation: the reference CNN on Fashion-MNIST (3 epochs), then eval of the saved model"

@@ -3,7 +3,12 @@
 // directory, NaN loss) gives one error line naming the file or field, and exit code 2.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <array>
 #include <cstdio>
@@ -112,6 +117,38 @@ TEST(Cli, NanLossStopsTraining) {
   Result r = run("train " + example() + kQuick + " --set optimizer.type=sgd --set optimizer.lr=1e30 --out " +
                  fresh_dir("frugal_cli_nan").string());
   expect_error(r, "not finite");
+}
+
+// Ctrl-C during training saves a checkpoint and exits with 130; --resume then finishes the run.
+TEST(Cli, InterruptSavesCheckpointAndResumeFinishes) {
+  fs::path out = fresh_dir("frugal_cli_interrupt");
+  std::string config = example();
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    freopen("/dev/null", "w", stderr);
+    freopen("/dev/null", "w", stdout);
+    execl(FRUGAL_BINARY, FRUGAL_BINARY, "train", config.c_str(), "--set", "epochs=1", "--set", "train_limit=20000",
+          "--set", "test_limit=100", "--out", out.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Interrupt once the log shows the first progress line (10% of the epoch).
+  auto log_has_progress = [&] {
+    std::ifstream in(out / "train.log");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    return text.find("epoch 1/1 ") != std::string::npos;
+  };
+  for (int i = 0; i < 1200 && !log_has_progress(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 130);
+  ASSERT_TRUE(fs::exists(out / "checkpoint.safetensors"));
+  Result r = run("train " + config + " --set epochs=1 --set train_limit=20000 --set test_limit=100 --out " + out.string() + " --resume --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("resumed from"), std::string::npos) << r.err;
+  EXPECT_GT(nlohmann::json::parse(r.out)["test_accuracy"].get<double>(), 0.5);
 }
 
 }  // namespace

@@ -10,6 +10,9 @@ void add_commands(CLI::App& app) {
   add_train(app);
   add_eval(app);
   add_info(app);
+  add_import(app);
+  add_export(app);
+  add_run(app);
 }
 
 int exit_code() { return g_exit_code; }

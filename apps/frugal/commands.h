@@ -10,6 +10,9 @@ void add_commands(CLI::App& app);
 void add_train(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_info(CLI::App& app);
+void add_import(CLI::App& app);
+void add_export(CLI::App& app);
+void add_run(CLI::App& app);
 int exit_code();
 void set_exit_code(int code);
 

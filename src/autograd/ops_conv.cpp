@@ -48,18 +48,14 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
   kernels::conv2d_forward(s, x.value().data(), w.value().data(), b.defined() ? b.value().data() : nullptr, y.data());
   return record(y, {x, w, b}, [x, w, b, s](const Tensor& dy) {
     // The first layer's input needs no gradient: skipping backward-data there saves a third of its cost.
-    if (x.requires_grad()) {
-      Tensor dx = Tensor::empty(x.shape());
-      kernels::conv2d_backward_data(s, dy.data(), w.value().data(), dx.data());
-      x.add_grad(dx);
-    }
-    if (w.requires_grad() || b.requires_grad()) {
-      Tensor dw = Tensor::empty(w.shape());
-      Tensor db = Tensor::empty({s.o});
-      kernels::conv2d_backward_weights(s, x.value().data(), dy.data(), dw.data(), db.data());
-      if (w.requires_grad()) w.add_grad(dw);
-      if (b.requires_grad()) b.add_grad(db);
-    }
+    Tensor dx = x.requires_grad() ? Tensor::empty(x.shape()) : Tensor();
+    Tensor dw = w.requires_grad() || b.requires_grad() ? Tensor::empty(w.shape()) : Tensor();
+    Tensor db = dw.defined() ? Tensor::empty({s.o}) : Tensor();
+    kernels::conv2d_backward(s, x.value().data(), dy.data(), w.value().data(), dx.defined() ? dx.data() : nullptr,
+                             dw.defined() ? dw.data() : nullptr, db.defined() ? db.data() : nullptr);
+    if (x.requires_grad()) x.add_grad(dx);
+    if (w.requires_grad()) w.add_grad(dw);
+    if (b.requires_grad()) b.add_grad(db);
   });
 }
 

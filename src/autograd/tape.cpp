@@ -23,7 +23,8 @@ void Var::add_grad(const Tensor& diff) const {
           "gradient of shape " + shape_str(diff.shape()) + " for value " + shape_str(node_->value.shape()));
   Tensor& g = node_->grad;
   if (!g.defined()) {
-    g = diff.clone().reshape(node_->value.shape());
+    // Most backward closures hand over a fresh tensor: adopt it rather than copy it.
+    g = diff.sole_owner() ? diff.reshape(node_->value.shape()) : diff.clone().reshape(node_->value.shape());
     return;
   }
   float* dst = g.data();

@@ -1,4 +1,5 @@
 #include "frugal/nn/builder.h"
+#include "frugal/nn/nir_graph.h"
 
 #include <algorithm>
 
@@ -110,6 +111,7 @@ ModulePtr build_module(const Json& spec, Rng& rng, const std::string& where) {
   require(spec.is_object() && spec.contains("type") && spec["type"].is_string(),
           where + ": expected a table with a string 'type'");
   if (ModulePtr m = try_build_nn(spec, rng, where)) return m;
+  if (ModulePtr m = try_build_nir(spec, where)) return m;
   throw Error(where + ": unknown layer type '" + spec["type"].get<std::string>() + "'");
 }
 

@@ -35,6 +35,9 @@ class Tensor {
   float& operator[](int64_t i) { return storage_.get()[i]; }
   float operator[](int64_t i) const { return storage_.get()[i]; }
 
+  // True when no other Tensor shares this storage (so it may be adopted instead of copied).
+  bool sole_owner() const { return storage_.use_count() == 1; }
+
   Tensor reshape(Shape shape) const;  // same storage; one dimension may be -1
   Tensor clone() const;
   void fill(float value);

@@ -1,0 +1,44 @@
+// Style `ce`: every weight is a constant-coefficient multiplier. x*w becomes one shifted copy of
+// x per non-zero CSD digit of w (no multipliers), each output sums its terms through an explicit
+// balanced adder tree (positive and negative terms apart, one subtractor at the root), and the
+// whole layer is combinational between the input latch and the output register.
+#include "verilog_styles.h"
+
+namespace frugal::hardwire::verilog {
+
+std::string layer_ce(const HwLayer& h, int k) {
+  const QuantLayer& l = *h.layer;
+  std::string ks = std::to_string(k);
+  std::string s = "module layer_" + ks + "(input clk, input rst, input start, input [" +
+                  std::to_string(8 * h.inputs - 1) + ":0] x, output reg done, output reg [" +
+                  std::to_string(h.out_bits * h.outputs - 1) + ":0] y);\n";
+  s += "  reg [" + std::to_string(8 * h.inputs - 1) + ":0] xr;\n  reg busy;\n";
+  s += unpack_inputs("xr", "x", h.inputs);
+  Emitter e("n");
+  std::string outs;
+  for (int o = 0; o < h.outputs; ++o) {
+    std::vector<Sig> pos, neg;
+    for (int i = 0; i < h.inputs; ++i) {
+      int32_t w = l.weight[static_cast<size_t>(o) * h.inputs + i];
+      if (w == 0) continue;
+      std::string name = "x";
+      name += std::to_string(i);  // appended, not "x" + ...: GCC 12 raises a false -Wrestrict on that
+      Sig prod = e.const_mul({name, 127}, w < 0 ? -int64_t{w} : w);
+      (w > 0 ? pos : neg).push_back(prod);
+    }
+    Sig acc = e.sum(std::move(pos), std::move(neg));
+    std::string q = e.requant(acc, l.bias[o], l.mult[o], l.shift[o], h.lo, h.hi, h.out_bits);
+    outs.insert(0, o ? q + ", " : q);  // output o at the low end of y
+  }
+  s += e.text;
+  s += "  always @(posedge clk) begin\n"
+       "    if (rst) begin busy <= 0; done <= 0; end\n"
+       "    else begin\n"
+       "      done <= 0;\n"
+       "      if (start) begin xr <= x; busy <= 1; end\n"
+       "      else if (busy) begin y <= {" + outs + "}; done <= 1; busy <= 0; end\n"
+       "    end\n  end\nendmodule\n";
+  return s;
+}
+
+}  // namespace frugal::hardwire::verilog

@@ -1,0 +1,59 @@
+// The Verilog emitter the three netlist styles share: signed wires whose widths follow from a
+// bound on |value| (so adders are only as wide as their operands can need), balanced adder
+// trees written out node by node (synthesis then has no large `+` chains to restructure),
+// CSD constant multipliers, the requantization stage, and the layer plan every style follows.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "frugal/hardwire/quant.h"
+
+namespace frugal::hardwire::verilog {
+
+// Bits of a signed wire that holds every value in [-bound, bound].
+int signed_width(int64_t bound);
+// A decimal literal that keeps 64-bit values exact (`-64'sd...` past 32 bits).
+std::string lit(int64_t value);
+
+// A signed value: a wire name or a shift of one, and a bound on its magnitude.
+struct Sig {
+  std::string expr;
+  int64_t bound = 0;
+};
+
+class Emitter {
+ public:
+  explicit Emitter(std::string prefix) : prefix_(std::move(prefix)) {}
+  Sig wire(const std::string& expr, int64_t bound);
+  // sum(pos) - sum(neg) through two balanced adder trees and one subtractor; zero when both are empty.
+  Sig sum(std::vector<Sig> pos, std::vector<Sig> neg);
+  // x * c as shifted adds and subtracts of x, one per non-zero CSD digit of c.
+  Sig const_mul(const Sig& x, int64_t c);
+  // clamp((x + bias) * mult + 2^(shift-1) >> shift, lo, hi) as an out_bits wide wire.
+  std::string requant(const Sig& acc, int32_t bias, int32_t mult, int32_t shift, int32_t lo, int32_t hi,
+                      int out_bits);
+  std::string text;  // the declarations, in order
+
+ private:
+  Sig tree(std::vector<Sig> items);
+  std::string prefix_;
+  int next_ = 0;
+};
+
+// One hardwired layer: a linear layer with its requantization clamp (a following ReLU folded in).
+struct HwLayer {
+  const QuantLayer* layer = nullptr;
+  size_t index = 0;  // in QuantNet::layers
+  int inputs = 0, outputs = 0;
+  int out_bits = 8;
+  int32_t lo = -127, hi = 127;
+};
+std::vector<HwLayer> plan_layers(const QuantNet& net);
+
+// `wire signed [7:0] <name>_<i> = x[8i+7:8i];` for every input code.
+std::string unpack_inputs(const std::string& bus, const std::string& name, int count);
+// The module that chains the layer modules layer_0 .. layer_n-1 into hw_top.
+std::string top_module(const std::vector<HwLayer>& layers);
+
+}  // namespace frugal::hardwire::verilog

@@ -1,0 +1,327 @@
+// Hardwiring: the weight formats (FP4 code table, MXFP4 blocks, integer round trips), CSD recoding,
+// the integer reference against float inference, refusals, and the generated netlists of every
+// style simulated with Icarus Verilog against the integer reference, bit for bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include "frugal/core/error.h"
+#include "frugal/core/rng.h"
+#include "frugal/hardwire/cost_model.h"
+#include "frugal/hardwire/csd.h"
+#include "frugal/hardwire/netlist.h"
+#include "frugal/hardwire/quant.h"
+#include "frugal/hardwire/simulate.h"
+#include "frugal/hardwire/synth.h"
+
+using namespace frugal::hardwire;
+using frugal::Error;
+using frugal::Rng;
+
+namespace {
+
+FloatLayer linear(int in, int out, Rng& rng) {
+  FloatLayer l;
+  l.kind = LayerKind::linear;
+  l.in_features = in;
+  l.out_features = out;
+  float bound = 1.0f / std::sqrt(static_cast<float>(in));
+  for (int i = 0; i < in * out; ++i) l.weight.push_back(rng.uniform(-bound, bound));
+  for (int o = 0; o < out; ++o) l.bias.push_back(rng.uniform(-bound, bound));
+  return l;
+}
+
+FloatLayer simple(LayerKind kind) {
+  FloatLayer l;
+  l.kind = kind;
+  return l;
+}
+
+// in-h-out MLP with a ReLU between the layers.
+FloatNet mlp(int in, int hidden, int out, uint64_t seed) {
+  Rng rng(seed);
+  FloatNet net;
+  net.input_size = in;
+  net.layers = {linear(in, hidden, rng), simple(LayerKind::relu), linear(hidden, out, rng)};
+  return net;
+}
+
+std::vector<std::vector<float>> samples(int count, int size, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<std::vector<float>> xs(count, std::vector<float>(size));
+  for (auto& x : xs)
+    for (float& v : x) v = rng.uniform(-1.0f, 1.0f);
+  return xs;
+}
+
+std::string temp_dir(const std::string& name) {
+  std::string d = (std::filesystem::temp_directory_path() / ("frugal_hardwire_" + name)).string();
+  std::filesystem::remove_all(d);
+  return d;
+}
+
+}  // namespace
+
+TEST(Fp4, CodeTableIsE2M1) {
+  const float expected[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+  for (int c = 0; c < 16; ++c) {
+    EXPECT_EQ(fp4_decode(c), expected[c]) << "code " << c;
+    if (c != 8) {
+      EXPECT_EQ(fp4_encode(expected[c]), c) << "code " << c;
+    }
+  }
+  EXPECT_THROW(fp4_decode(16), Error);
+}
+
+TEST(Fp4, RoundsToNearestTiesToEvenAndSaturates) {
+  EXPECT_EQ(fp4_decode(fp4_encode(0.25f)), 0.0f);  // tie between 0 and 0.5: even code 0
+  EXPECT_EQ(fp4_decode(fp4_encode(0.75f)), 1.0f);  // tie between 0.5 (code 1) and 1 (code 2)
+  EXPECT_EQ(fp4_decode(fp4_encode(2.5f)), 2.0f);   // tie between 2 (code 4) and 3 (code 5)
+  EXPECT_EQ(fp4_decode(fp4_encode(5.0f)), 4.0f);   // tie between 4 (code 6) and 6 (code 7)
+  EXPECT_EQ(fp4_decode(fp4_encode(5.1f)), 6.0f);
+  EXPECT_EQ(fp4_decode(fp4_encode(-100.0f)), -6.0f);
+  EXPECT_EQ(fp4_decode(fp4_encode(-1.2f)), -1.0f);
+}
+
+TEST(Mxfp4, BlocksShareAPowerOfTwoScale) {
+  std::vector<float> v(40);
+  for (int i = 0; i < 40; ++i) v[i] = (i < 32 ? 0.01f : 3.0f) * static_cast<float>((i % 7) - 3);
+  std::vector<Mxfp4Block> blocks = mxfp4_encode(v.data(), 40);
+  ASSERT_EQ(blocks.size(), 2u);
+  EXPECT_EQ(blocks[0].codes.size(), 32u);
+  EXPECT_EQ(blocks[1].codes.size(), 8u);
+  // Block 0: max 0.03, floor(log2 0.03) = -6, X = -8; block 1: max 9, X = 3 - 2 = 1.
+  EXPECT_EQ(blocks[0].scale_e8m0, 127 - 8);
+  EXPECT_EQ(blocks[1].scale_e8m0, 127 + 1);
+  std::vector<float> back = mxfp4_decode(blocks, 40);
+  for (int i = 0; i < 40; ++i) {
+    // Rounding errs by at most one unit of 2^X; saturation (|v| < 8 * 2^X clamps to 6 * 2^X) by two.
+    float step = i < 32 ? std::ldexp(1.0f, -7) : 4.0f;
+    EXPECT_LE(std::fabs(back[i] - v[i]), step) << i;
+  }
+  // A value that is exactly representable comes back exactly.
+  float exact[2] = {6 * std::ldexp(1.0f, -3), -1.5f * std::ldexp(1.0f, -3)};
+  std::vector<float> round = mxfp4_decode(mxfp4_encode(exact, 2), 2);
+  EXPECT_EQ(round[0], exact[0]);
+  EXPECT_EQ(round[1], exact[1]);
+}
+
+TEST(Quant, RowsRoundTripWithinHalfAStep) {
+  Rng rng(3);
+  std::vector<float> w(64);
+  for (float& v : w) v = rng.uniform(-0.7f, 0.7f);
+  for (WeightFormat f : {WeightFormat::int8, WeightFormat::int4}) {
+    QuantRow r = quantize_row(w.data(), 64, f);
+    for (int i = 0; i < 64; ++i) EXPECT_LE(std::fabs(r.scale * r.level[i] - w[i]), r.scale / 2 + 1e-7f);
+  }
+  QuantRow f4 = quantize_row(w.data(), 64, WeightFormat::fp4);
+  for (int i = 0; i < 64; ++i) {
+    EXPECT_EQ(f4.level[i] % 1, 0);
+    float v = w[i] / (2 * f4.scale);  // in E2M1 units
+    EXPECT_EQ(f4.level[i], static_cast<int32_t>(2 * fp4_decode(fp4_encode(v))));
+  }
+  QuantRow mx = quantize_row(w.data(), 64, WeightFormat::mxfp4);
+  std::vector<float> dec = mxfp4_decode(mxfp4_encode(w.data(), 64), 64);
+  for (int i = 0; i < 64; ++i) EXPECT_FLOAT_EQ(mx.scale * mx.level[i], dec[i]) << i;
+  EXPECT_EQ(parse_weight_format("fp4"), WeightFormat::fp4);
+  EXPECT_THROW(parse_weight_format("fp8"), Error);
+}
+
+TEST(Csd, ReconstructsNonAdjacentAndMinimal) {
+  // Minimal non-zero digit count over every signed-binary form of 12 digits, by enumeration.
+  const int digits = 12;
+  std::vector<int> best(1 << 13, 99);
+  int total = 1;
+  for (int i = 0; i < digits; ++i) total *= 3;
+  for (int code = 0; code < total; ++code) {
+    int c = code, value = 0, weight = 0;
+    for (int k = 0; k < digits; ++k, c /= 3) {
+      int d = c % 3 - 1;
+      value += d * (1 << k);
+      weight += d != 0;
+    }
+    if (value >= 0 && value < (1 << 11)) best[value] = std::min(best[value], weight);
+  }
+  for (int64_t v = -3000; v <= 3000; ++v) {
+    std::vector<int> d = csd_digits(v);
+    int64_t back = 0;
+    for (size_t k = 0; k < d.size(); ++k) {
+      ASSERT_TRUE(d[k] >= -1 && d[k] <= 1);
+      back += d[k] * (int64_t{1} << k);
+      if (k > 0) {
+        ASSERT_FALSE(d[k] != 0 && d[k - 1] != 0) << "adjacent digits in " << v;
+      }
+    }
+    ASSERT_EQ(back, v);
+    if (v >= 0 && v < (1 << 11)) {
+      ASSERT_EQ(csd_weight(v), best[v]) << v;
+    }
+    ASSERT_EQ(csd_weight(v), csd_weight(-v));
+  }
+  EXPECT_TRUE(csd_digits(0).empty());
+  EXPECT_EQ(csd_weight(7), 2);  // 8 - 1
+}
+
+TEST(Reference, IntegerInferenceTracksFloat) {
+  FloatNet net = mlp(32, 24, 6, 11);
+  std::vector<std::vector<float>> xs = samples(64, 32, 12);
+  for (WeightFormat f : {WeightFormat::int8, WeightFormat::int4, WeightFormat::fp4, WeightFormat::mxfp4}) {
+    QuantNet q = quantize_net(net, f, xs);
+    double worst = 0, range = 0;
+    int agree = 0;
+    for (const auto& x : xs) {
+      std::vector<float> y = float_forward(net, x);
+      std::vector<int32_t> c = quant_forward(q, quantize_input(q, x));
+      for (size_t o = 0; o < y.size(); ++o) {
+        worst = std::max(worst, std::fabs(static_cast<double>(c[o] * q.layers.back().out_scale - y[o])));
+        range = std::max(range, std::fabs(static_cast<double>(y[o])));
+      }
+      agree += argmax(c) == argmax(y);
+    }
+    // int8 is within a few percent of the logit range; 4-bit formats within a quarter of it.
+    double tol = f == WeightFormat::int8 ? 0.03 : 0.25;
+    EXPECT_LT(worst, tol * range) << format_name(f);
+    EXPECT_GE(agree, f == WeightFormat::int8 ? 60 : 40) << format_name(f);
+  }
+}
+
+TEST(Reference, ConvAndMaxpoolMatchFloatAtInt8) {
+  Rng rng(5);
+  FloatNet net;
+  net.input_size = 2 * 6 * 6;
+  FloatLayer conv;
+  conv.kind = LayerKind::conv2d;
+  conv.in_channels = 2;
+  conv.out_channels = 3;
+  conv.kernel = 3;
+  conv.pad = 1;
+  conv.in_h = conv.in_w = 6;
+  for (int i = 0; i < 3 * 2 * 9; ++i) conv.weight.push_back(rng.uniform(-0.4f, 0.4f));
+  conv.bias = {0.1f, -0.05f, 0.0f};
+  FloatLayer pool;
+  pool.kind = LayerKind::maxpool2d;
+  pool.in_channels = 3;
+  pool.kernel = pool.stride = 2;
+  pool.in_h = pool.in_w = 6;
+  net.layers = {conv, simple(LayerKind::relu), pool, simple(LayerKind::flatten), linear(27, 4, rng)};
+  std::vector<std::vector<float>> xs = samples(16, 72, 6);
+  QuantNet q = quantize_net(net, WeightFormat::int8, xs);
+  for (const auto& x : xs) {
+    std::vector<float> y = float_forward(net, x);
+    std::vector<int32_t> c = quant_forward(q, quantize_input(q, x));
+    ASSERT_EQ(c.size(), 4u);
+    for (size_t o = 0; o < 4; ++o) EXPECT_NEAR(c[o] * q.layers.back().out_scale, y[o], 0.05);
+  }
+  EXPECT_THROW(generate_netlist(q, NetStyle::hn), Error);  // conv2d is not hardwired
+}
+
+TEST(Reference, RefusesAccumulatorOverflow) {
+  FloatNet net = mlp(4, 3, 2, 1);
+  net.layers[0].bias[0] = 1e9f;  // a bias no 32-bit accumulator holds at this scale
+  std::vector<std::vector<float>> xs = samples(4, 4, 2);
+  try {
+    quantize_net(net, WeightFormat::int8, xs);
+    FAIL() << "expected an overflow error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 0 (linear)"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Netlist, OutputsHexRoundTrip) {
+  std::vector<std::vector<int32_t>> rows = {{1, -1, 127, -127}};
+  EXPECT_EQ(inputs_hex(rows), "817fff01\n");  // code 0 in the lowest byte
+  std::vector<std::vector<int32_t>> back = parse_outputs_hex("817fff01\n", 4, 8);
+  EXPECT_EQ(back, rows);
+  EXPECT_THROW(parse_outputs_hex("81x7ff01\n", 4, 8), Error);
+  EXPECT_THROW(parse_outputs_hex("817f\n", 4, 8), Error);
+}
+
+class Simulated : public ::testing::TestWithParam<std::tuple<NetStyle, WeightFormat>> {};
+
+TEST_P(Simulated, MatchesIntegerReferenceBitExactly) {
+  if (!tool_available("iverilog") || !tool_available("vvp")) GTEST_SKIP() << "iverilog/vvp not on PATH";
+  auto [style, format] = GetParam();
+  FloatNet net = mlp(12, 6, 4, 21);
+  std::vector<std::vector<float>> xs = samples(24, 12, 22);
+  QuantNet q = quantize_net(net, format, xs);
+  std::vector<std::vector<int32_t>> inputs, expected;
+  for (const auto& x : xs) {
+    inputs.push_back(quantize_input(q, x));
+    expected.push_back(quant_forward(q, inputs.back()));
+  }
+  // Extreme codes exercise the sign-bit cycle and the clamps.
+  inputs.push_back(std::vector<int32_t>(12, -127));
+  expected.push_back(quant_forward(q, inputs.back()));
+  inputs.push_back(std::vector<int32_t>(12, 127));
+  expected.push_back(quant_forward(q, inputs.back()));
+  Netlist nl = generate_netlist(q, style);
+  std::string dir = temp_dir(style_name(style) + "_" + format_name(format));
+  SimResult r = simulate(nl, dir, inputs, expected);
+  EXPECT_EQ(r.samples, 26);
+  EXPECT_EQ(r.mismatches, 0);
+  std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStyles, Simulated,
+                         ::testing::Combine(::testing::Values(NetStyle::ce, NetStyle::hn, NetStyle::mem),
+                                            ::testing::Values(WeightFormat::int8, WeightFormat::int4,
+                                                              WeightFormat::fp4, WeightFormat::mxfp4)),
+                         [](const auto& info) {
+                           return style_name(std::get<0>(info.param)) + "_" + format_name(std::get<1>(info.param));
+                         });
+
+TEST(Synth, CountsCellsOfASmallLayer) {
+  if (!tool_available("yosys")) GTEST_SKIP() << "yosys not on PATH";
+  FloatNet net = mlp(4, 2, 2, 31);  // tiny: the requantizers dominate, synthesis stays quick
+  QuantNet q = quantize_net(net, WeightFormat::int4, samples(8, 4, 32));
+  for (NetStyle style : {NetStyle::ce, NetStyle::hn, NetStyle::mem}) {
+    Netlist nl = generate_netlist(q, style);
+    std::string dir = temp_dir("synth_" + style_name(style));
+    write_design(nl, dir, {std::vector<int32_t>(4, 0)});
+    SynthStats s = synthesize(nl, dir);
+    EXPECT_GT(s.cells, 0) << style_name(style);
+    EXPECT_GT(s.by_type["$_DFF_P_"], 0) << style_name(style);
+    EXPECT_EQ(s.memory_bits > 0, style == NetStyle::mem);
+    EXPECT_GE(s.transistors, s.cells * 2);
+    std::filesystem::remove_all(dir);
+  }
+}
+
+TEST(Synth, ParsesStatReport) {
+  std::string report =
+      "   Number of wires:                 10\n   Number of cells:                  7\n"
+      "     $_AND_                          3\n     $_DFF_P_                        4\n\n   Chip area: 0\n";
+  std::map<std::string, int64_t> cells = parse_stat_cells(report);
+  EXPECT_EQ(cells.size(), 2u);
+  EXPECT_EQ(cells["$_AND_"], 3);
+  EXPECT_EQ(cells["$_DFF_P_"], 4);
+  EXPECT_EQ(transistors_per_cell("$_NAND_"), 4);
+  EXPECT_THROW(transistors_per_cell("$_FOO_"), Error);
+}
+
+TEST(CostModel, ReproducesThePapersDerivedFigures) {
+  CostInputs in;
+  CostReport r = llm_cost(in);
+  auto near = [](double got, double want) { return std::fabs(got - want) <= 0.02 * std::fabs(want); };
+  EXPECT_TRUE(near(r.parameters, 116.8e9)) << r.parameters;
+  EXPECT_TRUE(near(r.active_parameters, 5.1e9)) << r.active_parameters;
+  EXPECT_TRUE(near(r.total_area_mm2, 13232)) << r.total_area_mm2;
+  EXPECT_TRUE(near(r.wafer_fraction, 0.29)) << r.wafer_fraction;
+  EXPECT_EQ(r.dies_per_wafer, 62);
+  EXPECT_TRUE(near(r.yield, 0.43)) << r.yield;
+  EXPECT_TRUE(near(r.cost_per_good_die_usd, 629)) << r.cost_per_good_die_usd;
+  EXPECT_GE(r.naive_mask_cost_usd, 6e9 * 0.98) << r.naive_mask_cost_usd;
+  EXPECT_TRUE(near(r.nre_usd_low, 59.46e6)) << r.nre_usd_low;
+  EXPECT_TRUE(near(r.nre_usd_high, 123.5e6)) << r.nre_usd_high;
+  EXPECT_TRUE(near(r.mask_saving, 112)) << r.mask_saving;
+  EXPECT_TRUE(near(r.shared_mask_saving, 7.4)) << r.shared_mask_saving;
+  EXPECT_TRUE(near(r.tokens_per_joule, 36)) << r.tokens_per_joule;
+  for (const CostLine& l : r.lines) EXPECT_FALSE(l.source.empty()) << l.key;
+  in.measured_transistors_per_weight = 20;
+  CostReport m = llm_cost(in);
+  EXPECT_NEAR(m.measured_area_mm2, m.parameters * 20 / 138e6, 1.0);
+  in.chips = 0;
+  EXPECT_THROW(llm_cost(in), Error);
+}
