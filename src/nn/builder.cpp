@@ -104,12 +104,25 @@ ModulePtr try_build_nn(const Json& spec, Rng& rng, const std::string& where) {
   return m;
 }
 
+// A function-local static, so registrations from other files' static initialisers find it built.
+std::vector<ModuleFamily>& families() {
+  static std::vector<ModuleFamily> list;
+  return list;
+}
+
 }  // namespace
+
+bool register_module_family(ModuleFamily family) {
+  families().push_back(family);
+  return true;
+}
 
 ModulePtr build_module(const Json& spec, Rng& rng, const std::string& where) {
   require(spec.is_object() && spec.contains("type") && spec["type"].is_string(),
           where + ": expected a table with a string 'type'");
   if (ModulePtr m = try_build_nn(spec, rng, where)) return m;
+  for (ModuleFamily family : families())
+    if (ModulePtr m = family(spec, rng, where)) return m;
   throw Error(where + ": unknown layer type '" + spec["type"].get<std::string>() + "'");
 }
 

@@ -1,12 +1,19 @@
 // Rebuilds modules from their JSON specs (the "layers" of a TOML config or a saved model's
 // metadata). Unknown types and keys are errors naming the layer and the key. Each family of
 // modules (nn, snn, lmu, rev, sparse) contributes one try_build_* function; build_module asks
-// them in turn.
+// nn's first, then the registered families in registration order. Families above nn register
+// themselves during static initialisation (e.g. src/snn/layers.cpp), so nn never includes them;
+// a program links their object file whenever it uses one of their types (the trainer does).
 #pragma once
 #include "frugal/core/rng.h"
 #include "frugal/nn/module.h"
 
 namespace frugal::nn {
+
+// Builds the module `spec` describes, or returns null when spec.type is not one of the family's.
+using ModuleFamily = ModulePtr (*)(const Json& spec, Rng& rng, const std::string& where);
+// Adds a family to the list build_module asks; returns true so it can initialise a static.
+bool register_module_family(ModuleFamily family);
 
 ModulePtr build_module(const Json& spec, Rng& rng);
 // Same, with `where` naming the spec in error messages ("layers[3]").
