@@ -16,7 +16,9 @@
 #include "frugal/io/atomic_file.h"
 #include "frugal/io/safetensors.h"
 #include "frugal/nn/builder.h"
+#include "frugal/nn/layers.h"
 #include "frugal/nn/model_file.h"
+#include "frugal/snn/layers.h"
 #include "frugal/sparse/nm_layers.h"
 #include "frugal/train/datasets.h"
 #include "frugal/train/layer_families.h"
@@ -142,12 +144,45 @@ void install_stop_handlers() {
 
 bool stop_requested() { return g_stop.load(); }
 
-autograd::Var compute_loss(const std::string& name, const autograd::Var& output, const std::vector<int>& labels) {
-  if (name == "cross_entropy") return autograd::softmax_cross_entropy(output, labels);
-  throw Error("loss: unknown loss '" + name + "' (known: cross_entropy)");
+autograd::Var compute_loss(const std::string& name, const autograd::Var& output, const std::vector<int>& labels,
+                           const autograd::Var& sequence) {
+  // A count readout makes `output` the spike counts and a membrane readout the reduced membranes,
+  // so snnTorch's ce_count_loss and ce_max_membrane_loss are the cross-entropy of `output`.
+  if (name == "cross_entropy" || name == "ce_count" || name == "ce_mem")
+    return autograd::softmax_cross_entropy(output, labels);
+  if (name == "mse_count") {
+    require(sequence.defined(), "loss mse_count: needs the output spike sequence (end the net in a count readout)");
+    return snn::mse_count_loss(sequence, labels);
+  }
+  throw Error("loss: unknown loss '" + name + "' (known: cross_entropy, ce_count, ce_mem, mse_count)");
+}
+
+ModelOutput run_model(nn::Module& model, const autograd::Var& x) {
+  auto* seq = dynamic_cast<nn::Sequential*>(&model);
+  if (!seq || seq->layers.empty() || !dynamic_cast<snn::ReadoutLayer*>(seq->layers.back().get()))
+    return {model.forward(x), {}};
+  ModelOutput out;
+  out.sequence = x;
+  for (size_t i = 0; i + 1 < seq->layers.size(); ++i) out.sequence = seq->layers[i]->forward(out.sequence);
+  out.logits = seq->layers.back()->forward(out.sequence);
+  return out;
+}
+
+void check_loss_fits(const std::string& loss, nn::Module& model) {
+  if (loss == "cross_entropy") return;
+  auto* seq = dynamic_cast<nn::Sequential*>(&model);
+  auto* last = seq && !seq->layers.empty() ? dynamic_cast<snn::ReadoutLayer*>(seq->layers.back().get()) : nullptr;
+  bool count = last && last->how == snn::Readout::spike_count;
+  if (loss == "ce_count" || loss == "mse_count")
+    require(count, "loss " + loss + ": the last layer must be a readout with mode = \"count\"");
+  else if (loss == "ce_mem")
+    require(last && !count, "loss ce_mem: the last layer must be a membrane readout (mem_mean, mem_max, mem_last)");
+  else
+    throw Error("loss: unknown loss '" + loss + "' (known: cross_entropy, ce_count, ce_mem, mse_count)");
 }
 
 EvalResult evaluate(nn::Module& model, const data::Dataset& dataset, int batch_size, const std::string& loss) {
+  check_loss_fits(loss, model);
   autograd::NoGradGuard no_grad;
   model.set_training(false);
   EvalResult r;
@@ -160,11 +195,12 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& dataset, int batch_s
     int64_t count = std::min<int64_t>(batch_size, dataset.size() - s);
     data::Batch b = data::make_batch(dataset, order, s, count);
     model.reset_state();
-    autograd::Var out = model.forward(autograd::Var(b.x));
+    ModelOutput mo = run_model(model, autograd::Var(b.x));
+    const autograd::Var& out = mo.logits;
     require(out.value().rank() == 2 && out.value().dim(1) == dataset.num_classes,
             "evaluate: model output " + shape_str(out.shape()) + " does not match " +
                 std::to_string(dataset.num_classes) + " classes");
-    loss_sum += compute_loss(loss, out, b.y).value()[0] * static_cast<double>(count);
+    loss_sum += compute_loss(loss, out, b.y, mo.sequence).value()[0] * static_cast<double>(count);
     r.confusion.add(b.y, argmax_rows(out.value()));
   }
   r.seconds = seconds_since(start);
@@ -197,6 +233,7 @@ nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
 
   Rng init_rng(c.seed);
   nn::ModulePtr model = nn::build_sequential(c.layers, init_rng);
+  check_loss_fits(c.loss, *model);
   // N:M sparse training: sparse layers take over the dense layers' weights (the dense masters)
   // before the optimizer sees them.
   bool sparse_run = false;
@@ -253,8 +290,9 @@ nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
       data::Batch b = data::make_batch(train, order, start, count);
       model->reset_state();
       opt.zero_grad();
-      autograd::Var out = model->forward(autograd::Var(b.x));
-      autograd::Var loss = compute_loss(c.loss, out, b.y);
+      ModelOutput mo = run_model(*model, autograd::Var(b.x));
+      const autograd::Var& out = mo.logits;
+      autograd::Var loss = compute_loss(c.loss, out, b.y, mo.sequence);
       float lv = loss.value()[0];
       if (!std::isfinite(lv)) {
         autograd::clear_tape();

@@ -1,7 +1,8 @@
 // Rebuilds modules from their JSON specs (the "layers" of a TOML config or a saved model's
 // metadata). Unknown types and keys are errors naming the layer and the key. Each family of
-// modules (nn, snn, lmu, rev, sparse) contributes one try_build_* function; build_module asks
-// them in turn.
+// modules (nn, snn, lmu, sparse, ...) contributes one try_build_* function; build_module asks
+// nn's first, then the families added with add_module_builder (train::register_layer_families()
+// adds them all), so nn never includes the families above it.
 #pragma once
 #include "frugal/core/rng.h"
 #include "frugal/nn/module.h"
@@ -14,9 +15,7 @@ ModulePtr build_module(const Json& spec, Rng& rng, const std::string& where);
 // [{"type": ...}, ...] -> Sequential
 ModulePtr build_sequential(const Json& layers, Rng& rng);
 
-// Families above nn in the layering (sparse/) cannot be called from here, so they add their own
-// try_build_* at start-up (sparse::register_layers()); build_module asks them after nn's own. A
-// builder returns nullptr for types it does not know. Adding one twice is a no-op.
+// A family's builder returns nullptr for types it does not know. Adding one twice is a no-op.
 using ModuleBuilder = ModulePtr (*)(const Json& spec, Rng& rng, const std::string& where);
 void add_module_builder(ModuleBuilder builder);
 
