@@ -16,6 +16,7 @@
 #include "frugal/nn/model_file.h"
 #include "frugal/snn/layers.h"
 #include "frugal/train/config.h"
+#include "frugal/train/layer_families.h"
 #include "frugal/train/trainer.h"
 
 using namespace frugal;
@@ -23,6 +24,12 @@ namespace fs = std::filesystem;
 using autograd::Var;
 
 namespace {
+
+// Specs name spiking layer types, which the snn family registers with the nn builder.
+const bool kRegistered = [] {
+  train::register_layer_families();
+  return true;
+}();
 
 nn::ModulePtr build(const std::string& toml, uint64_t seed = 1) {
   Rng rng(seed);
