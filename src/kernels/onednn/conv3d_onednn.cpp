@@ -4,12 +4,12 @@
 // including its scratchpad, is a Tensor from the tracking allocator, so peak bytes include it.
 #include <map>
 #include <memory>
-#include <oneapi/dnnl/dnnl.hpp>
 #include <tuple>
 
 #include "frugal/core/tensor.h"
 #include "frugal/kernels/backend.h"
 #include "frugal/kernels/conv3d.h"
+#include "onednn_context.h"
 
 namespace frugal::kernels {
 
@@ -19,19 +19,6 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
-
-dnnl::engine& engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-dnnl::stream& stream() {
-  static dnnl::stream s(engine());
-  return s;
-}
-
-Tensor scratch_for(const memory::desc& md) {
-  return Tensor::empty({static_cast<int64_t>((md.get_size() + sizeof(float) - 1) / sizeof(float)) + 1});
-}
 
 struct Descs {
   memory::desc src, weights, bias, dst;  // plain layouts of frugal's tensors
@@ -49,14 +36,6 @@ Descs plain_descs(const Conv3dShape& s) {
   d.strides = {s.stride, s.stride, s.stride};
   d.padding = {s.pad, s.pad, s.pad};
   return d;
-}
-
-memory::desc any_like(const memory::desc& md) { return memory::desc(md.dims(), dt::f32, tag::any); }
-
-dnnl::primitive_attr user_scratchpad() {
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  return attr;
 }
 
 struct ConvPrimitives {
@@ -88,30 +67,6 @@ ConvPrimitives& primitives(const Conv3dShape& s) {
   return *cache.emplace(key, std::move(p)).first->second;
 }
 
-memory input_as(const memory::desc& want, const memory::desc& plain, const float* ptr, Tensor& holder) {
-  memory user(plain, engine(), const_cast<float*>(ptr));
-  if (want == plain) return user;
-  holder = scratch_for(want);
-  memory m(want, engine(), holder.data());
-  dnnl::reorder(user, m).execute(stream(), user, m);
-  return m;
-}
-
-memory output_as(const memory::desc& have, const memory::desc& plain, float* ptr, Tensor& holder) {
-  if (have == plain) return memory(plain, engine(), ptr);
-  holder = scratch_for(have);
-  return memory(have, engine(), holder.data());
-}
-void finish_output(memory& m, const memory::desc& plain, float* ptr) {
-  if (m.get_desc() == plain) return;
-  memory user(plain, engine(), ptr);
-  dnnl::reorder(m, user).execute(stream(), m, user);
-}
-
-memory scratchpad(const memory::desc& md, Tensor& holder) {
-  holder = scratch_for(md);
-  return memory(md, engine(), holder.data());
-}
 }  // namespace
 
 void conv3d_forward(const Conv3dShape& s, const float* x, const float* w, const float* b, float* y) {
