@@ -15,30 +15,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/run_frugal.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs the frugal binary with args (a shell-quoted string), capturing stdout and stderr.
-Result run(const std::string& args) {
-  fs::path err_file = fs::temp_directory_path() / "frugal_test_cli_stderr.txt";
-  std::string cmd = std::string(FRUGAL_BINARY) + " " + args + " 2>" + err_file.string();
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(in), {});
-  return r;
-}
+using Result = frugal::testing::RunResult;
+Result run(const std::string& args) { return frugal::testing::run_frugal(args); }
 
 std::string example() { return std::string(FRUGAL_SOURCE_DIR) + "/examples/fmnist_cnn.toml"; }
 const char* kQuick = " --set train_limit=256 --set test_limit=100 --set epochs=1";

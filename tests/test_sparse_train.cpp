@@ -24,6 +24,7 @@
 #include "frugal/sparse/nm_layers.h"
 #include "frugal/train/config.h"
 #include "frugal/train/trainer.h"
+#include "support/run_frugal.h"
 
 using namespace frugal;
 using namespace frugal::sparse;
@@ -73,27 +74,8 @@ Tensor times_matrix(const Tensor& dy, int64_t rows, int64_t out, const Tensor& m
   return dx;
 }
 
-struct RunResult {
-  int code;
-  std::string out, err;
-};
-
-RunResult run_frugal(const std::string& args) {
-  fs::path err_file = fs::temp_directory_path() / "frugal_sparse_train_err.txt";
-  std::string cmd = std::string(FRUGAL_BINARY) + " " + args + " 2>" + err_file.string();
-  RunResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(err_file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  r.err = ss.str();
-  return r;
-}
+using frugal::testing::RunResult;
+using frugal::testing::run_frugal;
 
 nn::Json small_sparse_run(const std::string& mode) {
   return nn::Json::parse(R"({
