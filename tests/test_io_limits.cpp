@@ -3,6 +3,7 @@
 // with frugal::Error before anything large is allocated (tracked peak bytes and max RSS stay
 // small), and the caps of io::limits() must be honoured when a program lowers them.
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <zlib.h>
 
 #include <cstring>
@@ -15,6 +16,7 @@
 #include "frugal/io/idx.h"
 #include "frugal/io/limits.h"
 #include "frugal/io/nifti.h"
+#include "frugal/io/nir.h"
 #include "frugal/io/npy.h"
 #include "frugal/io/safetensors.h"
 #include "frugal/train/config.h"
@@ -137,6 +139,37 @@ TEST(HostileHeaders, NiftiClaimingGigabytesIsRefusedBeforeNiftiClibAllocates) {
   // The gzip form used to skip the size check, so nifti_clib allocated the whole volume first.
   std::string gz = file_with("huge.nii.gz", gzip(header));
   expect_refused_cheaply([&] { io::read_nifti(gz); }, "the file has 8");
+}
+
+void h5_string(hid_t group, const char* name, const std::string& value) {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, value.size());
+  hid_t space = H5Screate(H5S_SCALAR);
+  hid_t d = H5Dcreate2(group, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value.data());
+  H5Dclose(d);
+  H5Sclose(space);
+  H5Tclose(type);
+}
+
+TEST(HostileHeaders, NirDatasetWithoutStoredDataIsRefused) {
+  // An Input node whose 'shape' dataset declares 2^27 float64 values (1 GiB) but was never written.
+  std::string path = (fs::temp_directory_path() / "frugal_limits_unwritten.nir").string();
+  hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  h5_string(file, "version", "0.2.0");
+  hid_t node = H5Gcreate2(file, "node", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  h5_string(node, "type", "NIRGraph");
+  hid_t nodes = H5Gcreate2(node, "nodes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t input = H5Gcreate2(nodes, "input", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  h5_string(input, "type", "Input");
+  hsize_t dims[1] = {hsize_t{1} << 27};
+  hid_t space = H5Screate_simple(1, dims, nullptr);
+  H5Dclose(H5Dcreate2(input, "shape", H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  H5Sclose(space);
+  for (hid_t g : {input, nodes, node}) H5Gclose(g);
+  H5Fclose(file);
+  ASSERT_LT(fs::file_size(path), 100000u);
+  expect_refused_cheaply([&] { io::read_nir(path); }, "stores no data");
 }
 
 TEST(HostileHeaders, DeeplyNestedTomlIsRefused) {

@@ -205,6 +205,10 @@ NirArray read_array(hid_t group, const std::string& name, const std::string& whe
     throw Error(where + ": expected float32, float64 or integer data");
   }
   a.shape = dataset_shape(dset.get(), where);
+  // A dataset that was never written stores no bytes and reads as its fill value, so a file of a
+  // few kilobytes could otherwise make us allocate 2 GiB for it.
+  require(a.shape.empty() || shape_numel(a.shape) == 0 || H5Dget_storage_size(dset.get()) > 0,
+          where + ": dataset of shape " + shape_str(a.shape) + " stores no data");
   a.values.resize(static_cast<size_t>(shape_numel(a.shape)));
   if (a.dtype == NirDtype::i64) {
     std::vector<int64_t> ints(a.values.size());
