@@ -159,6 +159,13 @@ TEST(HostileHeaders, NirDatasetWithoutStoredDataIsRefused) {
   h5_string(file, "version", "0.2.0");
   hid_t node = H5Gcreate2(file, "node", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   h5_string(node, "type", "NIRGraph");
+  hsize_t no_edges[2] = {0, 2};
+  hid_t edge_space = H5Screate_simple(2, no_edges, nullptr);
+  hid_t edge_type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(edge_type, 8);
+  H5Dclose(H5Dcreate2(node, "edges", edge_type, edge_space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  H5Tclose(edge_type);
+  H5Sclose(edge_space);
   hid_t nodes = H5Gcreate2(node, "nodes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   hid_t input = H5Gcreate2(nodes, "input", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   h5_string(input, "type", "Input");
