@@ -9,12 +9,11 @@
 #include <sstream>
 
 #include "frugal/core/error.h"
+#include "frugal/io/limits.h"
 
 namespace frugal::io {
 
 namespace {
-
-constexpr int64_t kMaxValues = int64_t{1} << 31;
 
 std::ifstream open_text(const std::string& path) {
   std::ifstream in(path);
@@ -99,7 +98,7 @@ WisdmData read_wisdm(const std::string& path) {
       r.x = static_cast<float>(parse_number(f[3], at, "x"));
       r.y = static_cast<float>(parse_number(f[4], at, "y"));
       r.z = static_cast<float>(parse_number(f[5], at, "z"));
-      require(static_cast<int64_t>(d.records.size()) < kMaxValues, path + ": more records than supported");
+      require(static_cast<int64_t>(d.records.size()) < limits().max_tensor_elements, path + ": more records than supported");
       d.records.push_back(r);
     }
   }
@@ -225,7 +224,7 @@ SeriesSet read_ts(const std::string& path) {
       require(static_cast<int>(vals.size()) == s.length,
               at + ": dimension " + std::to_string(c + 1) + " has " + std::to_string(vals.size()) + " values, expected " + std::to_string(s.length));
       for (const std::string& v : vals) s.values.push_back(static_cast<float>(parse_number(v, at, "value")));
-      require(static_cast<int64_t>(s.values.size()) < kMaxValues, path + ": more values than supported");
+      require(static_cast<int64_t>(s.values.size()) < limits().max_tensor_elements, path + ": more values than supported");
     }
     s.labels.push_back(it->second);
   }

@@ -8,12 +8,12 @@
 #include <fmt/format.h>
 
 #include "frugal/core/error.h"
+#include "frugal/io/limits.h"
 
 namespace frugal::io {
 
 namespace {
 
-constexpr int64_t kMaxElements = int64_t{1} << 31;
 constexpr int64_t kChunk = int64_t{1} << 20;
 
 // gzread reads plain files unchanged, so one reader covers both forms.
@@ -68,8 +68,9 @@ IdxArray read_idx(const std::string& path) {
     require(read_some(in, b, 4, path) == 4, path + ": truncated: field '" + field + "' is incomplete");
     int64_t d = (int64_t{b[0]} << 24) | (int64_t{b[1]} << 16) | (int64_t{b[2]} << 8) | int64_t{b[3]};
     out.shape.push_back(d);
-    require(d <= kMaxElements && numel * d <= kMaxElements,
-            path + ": field '" + field + "' is " + std::to_string(d) + ", the array would exceed 2^31 elements");
+    int64_t cap = limits().max_tensor_elements;
+    require(d <= cap && (d == 0 || numel <= cap / d), path + ": field '" + field + "' is " + std::to_string(d) +
+                                              ", the array would exceed the cap of " + std::to_string(cap) + " elements");
     numel *= d;
   }
 

@@ -6,16 +6,18 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "frugal/core/error.h"
+#include "frugal/io/limits.h"
 
 namespace frugal::io {
 
 namespace {
-constexpr int64_t kMaxVoxels = int64_t{1} << 31;
 
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
@@ -30,6 +32,24 @@ int32_t read_sizeof_hdr(const std::string& path) {
   gzclose(f);
   require(got == 4, path + ": file shorter than a NIfTI header");
   return v;
+}
+
+// Data bytes the file holds after the header, counting at most `need` (gzread passes plain files
+// through, so .nii and .nii.gz are counted alike). nifti_clib allocates the whole volume before it
+// reads, so the header's size is checked against this first: a 300-byte .nii.gz must not be able
+// to claim 16 GiB of voxels.
+int64_t data_bytes_available(const std::string& path, int64_t offset, int64_t need) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  require(f != nullptr, path + ": cannot open");
+  std::vector<char> buf(1 << 16);
+  int64_t total = 0;
+  while (total < offset + need) {
+    int got = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
+    if (got <= 0) break;
+    total += got;
+  }
+  gzclose(f);
+  return std::max<int64_t>(0, total - offset);
 }
 
 struct Freer {
@@ -54,22 +74,20 @@ NiftiVolume read_nifti(const std::string& path) {
     require(header->dim[k] == 1, path + ": dim[" + std::to_string(k) + "] is " + std::to_string(header->dim[k]) +
                                      ", expected a single 3-D volume");
   int64_t nx = header->nx, ny = header->ndim >= 2 ? header->ny : 1, nz = header->ndim >= 3 ? header->nz : 1;
-  require(nx > 0 && ny > 0 && nz > 0 && nx * ny <= kMaxVoxels && nx * ny * nz <= kMaxVoxels,
+  const int64_t cap = limits().max_tensor_elements;
+  require(nx > 0 && ny > 0 && nz > 0 && nx <= cap && ny <= cap / nx && nz <= cap / (nx * ny),
           path + ": dims " + std::to_string(nx) + "x" + std::to_string(ny) + "x" + std::to_string(nz) +
-              " must be positive with at most 2^31 voxels");
+              " must be positive with at most " + std::to_string(cap) + " voxels");
   int dt = header->datatype;
   require(dt == DT_UINT8 || dt == DT_INT8 || dt == DT_INT16 || dt == DT_UINT16 || dt == DT_INT32 ||
               dt == DT_FLOAT32 || dt == DT_FLOAT64,
           path + ": datatype " + std::to_string(dt) + " (" + nifti_datatype_string(dt) +
               ") unsupported; expected uint8, int8, int16, uint16, int32, float32 or float64");
   int64_t nbytes = nx * ny * nz * header->nbyper;
-  if (!ends_with(path, ".gz")) {
-    struct stat st {};
-    require(stat(path.c_str(), &st) == 0, path + ": cannot stat");
-    require(static_cast<int64_t>(st.st_size) >= header->iname_offset + nbytes,
-            path + ": truncated data: header vox_offset " + std::to_string(header->iname_offset) + " + " +
-                std::to_string(nbytes) + " data bytes exceeds file size " + std::to_string(st.st_size));
-  }
+  require(header->iname_offset >= 0, path + ": header vox_offset " + std::to_string(header->iname_offset) + " is negative");
+  int64_t have = data_bytes_available(path, header->iname_offset, nbytes);
+  require(have >= nbytes, path + ": truncated data: header vox_offset " + std::to_string(header->iname_offset) + " needs " +
+                              std::to_string(nbytes) + " data bytes, the file has " + std::to_string(have));
   nifti_image* nim = nifti_image_read(path.c_str(), 1);
   require(nim != nullptr && nim->data != nullptr,
           path + ": truncated or unreadable data (expected " + std::to_string(nbytes) + " bytes after the header)");

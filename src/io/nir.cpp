@@ -12,15 +12,16 @@
 
 #include "frugal/core/error.h"
 #include "frugal/io/atomic_file.h"
+#include "frugal/io/limits.h"
 
 namespace frugal::io {
 
 namespace {
 
-constexpr int64_t kMaxElements = int64_t(1) << 28;
 constexpr int kMaxRank = 8;
-constexpr int kMaxDepth = 16;          // nested NIRGraphs
-constexpr int64_t kMaxStringBytes = 1 << 20;
+
+// Values are held as double, so NIR keeps a tighter element cap than io::limits() (2 GiB per array).
+int64_t max_elements() { return std::min<int64_t>(int64_t{1} << 28, limits().max_tensor_elements); }
 
 // Closes an HDF5 id with the right function when it goes out of scope.
 class Hid {
@@ -121,10 +122,10 @@ Shape dataset_shape(hid_t dset, const std::string& where) {
   Shape shape;
   int64_t numel = 1;
   for (int i = 0; i < rank; ++i) {
-    require(dims[i] <= static_cast<hsize_t>(kMaxElements), where + ": dimension too large");
+    require(dims[i] <= static_cast<hsize_t>(max_elements()), where + ": dimension too large");
     shape.push_back(static_cast<int64_t>(dims[i]));
     numel *= shape.back();
-    require(numel <= kMaxElements, where + ": more than 2^28 elements");
+    require(numel <= max_elements(), where + ": more than " + std::to_string(max_elements()) + " elements");
   }
   return shape;
 }
@@ -150,14 +151,14 @@ std::vector<std::string> read_strings(hid_t group, const std::string& name, cons
               where + ": cannot read strings");
     }
     for (char* p : ptrs) {
-      std::string s = p ? std::string(p, strnlen(p, kMaxStringBytes)) : std::string();
+      std::string s = p ? std::string(p, strnlen(p, static_cast<size_t>(limits().max_string_bytes))) : std::string();
       out.push_back(s);
     }
     if (n > 0) H5Dvlen_reclaim(mtype.get(), space.get(), H5P_DEFAULT, ptrs.data());
   } else {
     const size_t size = H5Tget_size(ftype.get());
-    require(size > 0 && size <= static_cast<size_t>(kMaxStringBytes), where + ": string length out of range");
-    require(static_cast<int64_t>(size) * n <= kMaxElements, where + ": strings too large");
+    require(size > 0 && size <= static_cast<size_t>(limits().max_string_bytes), where + ": string length out of range");
+    require(static_cast<int64_t>(size) * n <= max_elements(), where + ": strings too large");
     Hid mtype(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mtype.get(), size);
     std::vector<char> buf(size * static_cast<size_t>(n) + 1, '\0');
@@ -204,6 +205,10 @@ NirArray read_array(hid_t group, const std::string& name, const std::string& whe
     throw Error(where + ": expected float32, float64 or integer data");
   }
   a.shape = dataset_shape(dset.get(), where);
+  // A dataset that was never written stores no bytes and reads as its fill value, so a file of a
+  // few kilobytes could otherwise make us allocate 2 GiB for it.
+  require(a.shape.empty() || shape_numel(a.shape) == 0 || H5Dget_storage_size(dset.get()) > 0,
+          where + ": dataset of shape " + shape_str(a.shape) + " stores no data");
   a.values.resize(static_cast<size_t>(shape_numel(a.shape)));
   if (a.dtype == NirDtype::i64) {
     std::vector<int64_t> ints(a.values.size());
@@ -224,7 +229,8 @@ void check_node(const NirNode& node, const std::string& where);
 NirNode read_node(hid_t group, const std::string& name, const std::string& file, const std::string& path,
                   int depth) {
   const std::string where = file + ": node '" + path + "'";
-  require(depth <= kMaxDepth, where + ": graphs nested deeper than " + std::to_string(kMaxDepth));
+  require(depth <= limits().max_nesting_depth,
+          where + ": graphs nested deeper than " + std::to_string(limits().max_nesting_depth));
   require(member_kind(group, "type") == H5I_DATASET, where + ": missing dataset 'type'");
   NirNode node;
   node.name = name;
@@ -323,7 +329,7 @@ void check_node(const NirNode& node, const std::string& where) {
   } else if (node.type == "Input") {
     const NirArray& s = node.get("shape", where);
     require(s.shape.size() <= 1, where + ": 'shape' must be a list of sizes");
-    for (double v : s.values) require(v >= 1 && v <= kMaxElements, where + ": 'shape' entries must be positive");
+    for (double v : s.values) require(v >= 1 && v <= static_cast<double>(max_elements()), where + ": 'shape' entries must be positive");
   } else if (node.type == "NIRGraph") {
     std::set<std::string> names;
     for (const NirNode& n : node.nodes) names.insert(n.name);

@@ -7,6 +7,7 @@
 
 #include "frugal/core/error.h"
 #include "frugal/io/atomic_file.h"
+#include "frugal/io/limits.h"
 
 namespace frugal::io {
 
@@ -17,7 +18,6 @@ namespace {
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicLen = 6;
 constexpr uint64_t kMaxHeaderBytes = 1 << 20;
-constexpr int64_t kMaxElements = int64_t{1} << 31;
 constexpr size_t kMaxRank = 32;  // NumPy's own limit
 
 struct NpyHeader {
@@ -105,6 +105,7 @@ class DictParser {
     expect('(');
     Shape shape;
     int64_t numel = 1;
+    int64_t cap = limits().max_tensor_elements;
     while (true) {
       skip_space();
       if (peek() == ')') break;
@@ -112,13 +113,14 @@ class DictParser {
       int64_t v = 0;
       while (peek() >= '0' && peek() <= '9') {
         v = v * 10 + (peek() - '0');
-        if (v > kMaxElements) fail("field 'shape' dimension " + std::to_string(shape.size()) + " exceeds 2^31");
+        if (v > cap) fail("field 'shape' dimension " + std::to_string(shape.size()) + " exceeds the cap of " + std::to_string(cap));
         ++pos_;
       }
       if (peek() == 'L') ++pos_;  // Python 2 longs in old files
       shape.push_back(v);
-      numel *= v;
-      if (numel > kMaxElements) fail("field 'shape' " + shape_str(shape) + " has more than 2^31 elements");
+      if (v > 0 && numel > cap / v) numel = cap + 1;
+      else numel *= v;
+      if (numel > cap) fail("field 'shape' " + shape_str(shape) + " has more than " + std::to_string(cap) + " elements");
       if (shape.size() > kMaxRank) fail("field 'shape' has more than " + std::to_string(kMaxRank) + " dimensions");
       skip_space();
       if (peek() == ',') {

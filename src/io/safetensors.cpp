@@ -10,6 +10,7 @@
 
 #include "frugal/core/error.h"
 #include "frugal/io/atomic_file.h"
+#include "frugal/io/limits.h"
 
 namespace frugal::io {
 
@@ -21,7 +22,6 @@ using Json = nlohmann::json;
 
 // The reference implementation refuses headers above 100 MB; a larger one is not a real file.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
-constexpr int64_t kMaxElements = int64_t{1} << 31;
 constexpr int64_t kMaxRank = 16;
 
 enum class Dtype { F32, F64, F16, BF16, I64, I32, I8, U8, BOOL };
@@ -132,16 +132,17 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
   require(static_cast<int64_t>(sh->size()) <= kMaxRank, at + ": field 'shape' has " + std::to_string(sh->size()) +
                                                             " dimensions, at most " + std::to_string(kMaxRank) + " allowed");
   e.numel = 1;
+  const int64_t cap = limits().max_tensor_elements;
   for (size_t i = 0; i < sh->size(); ++i) {
     const Json& d = (*sh)[i];
     require(d.is_number_unsigned(), at + ": field 'shape' dimension " + std::to_string(i) + " is not a non-negative integer");
     uint64_t v = d.get<uint64_t>();
-    require(v <= static_cast<uint64_t>(kMaxElements), at + ": field 'shape' dimension " + std::to_string(i) + " is " +
-                                                           std::to_string(v) + ", above the element cap 2^31");
+    require(v <= static_cast<uint64_t>(cap), at + ": field 'shape' dimension " + std::to_string(i) + " is " +
+                                                 std::to_string(v) + ", above the element cap " + std::to_string(cap));
     e.shape.push_back(static_cast<int64_t>(v));
-    // Both factors are at most 2^31, so the product cannot overflow int64 before the check.
+    require(v == 0 || e.numel <= cap / static_cast<int64_t>(v),
+            at + ": field 'shape' " + shape_str(e.shape) + " has more than " + std::to_string(cap) + " elements");
     e.numel *= static_cast<int64_t>(v);
-    require(e.numel <= kMaxElements, at + ": field 'shape' " + shape_str(e.shape) + " has more than 2^31 elements");
   }
 
   auto off = j.find("data_offsets");
@@ -220,8 +221,15 @@ SafetensorsFile read_safetensors(const std::string& path) {
   require(in.good(), path + ": cannot read the " + std::to_string(header_len) + "-byte header");
   require(text[0] == '{', path + ": header does not start with '{'");
   Json header;
+  // A valid header nests three levels; refusing deeper input while parsing keeps a hostile header
+  // from building (and later recursively copying or printing) a deeply nested tree.
+  const int max_depth = limits().max_nesting_depth;
+  auto depth_check = [&](int depth, Json::parse_event_t, Json&) {
+    require(depth <= max_depth, path + ": header nests deeper than " + std::to_string(max_depth) + " levels");
+    return true;
+  };
   try {
-    header = Json::parse(text);
+    header = Json::parse(text, depth_check);
   } catch (const Json::exception& e) {
     throw Error(path + ": header is not valid JSON: " + e.what());
   }
@@ -231,6 +239,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
   uint64_t buffer_bytes = file_size - 8 - header_len;
   std::vector<Entry> entries;
   for (auto it = header.begin(); it != header.end(); ++it) {
+    require(static_cast<int64_t>(it.key().size()) <= limits().max_string_bytes,
+            path + ": a tensor name is longer than " + std::to_string(limits().max_string_bytes) + " bytes");
     if (it.key() == "__metadata__") {
       require(it->is_object(), path + ": field '__metadata__' is not a JSON object");
       for (auto m = it->begin(); m != it->end(); ++m) {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "frugal/core/error.h"
+#include "frugal/io/limits.h"
 #include "frugal/nn/builder.h"
 #include "frugal/sparse/nm_ops.h"
 
@@ -13,22 +14,24 @@ namespace frugal::train {
 
 namespace {
 
-nn::Json node_to_json(const toml::node& node) {
+nn::Json node_to_json(const toml::node& node, int depth, const std::string& where) {
+  require(depth <= io::limits().max_nesting_depth,
+          where + ": tables and arrays nest deeper than " + std::to_string(io::limits().max_nesting_depth) + " levels");
   if (auto t = node.as_table()) {
     nn::Json j = nn::Json::object();
-    for (auto& [k, v] : *t) j[std::string(k.str())] = node_to_json(v);
+    for (auto& [k, v] : *t) j[std::string(k.str())] = node_to_json(v, depth + 1, where);
     return j;
   }
   if (auto a = node.as_array()) {
     nn::Json j = nn::Json::array();
-    for (auto& v : *a) j.push_back(node_to_json(v));
+    for (auto& v : *a) j.push_back(node_to_json(v, depth + 1, where));
     return j;
   }
   if (auto v = node.as_integer()) return v->get();
   if (auto v = node.as_floating_point()) return v->get();
   if (auto v = node.as_boolean()) return v->get();
   if (auto v = node.as_string()) return v->get();
-  throw Error("config: dates and times are not supported as values");
+  throw Error(where + ": dates and times are not supported as values");
 }
 
 void apply_override(nn::Json& config, const std::string& assignment, const std::string& where) {
@@ -60,7 +63,7 @@ void apply_override(nn::Json& config, const std::string& assignment, const std::
 nn::Json toml_to_json(const std::string& text, const std::string& where) {
   try {
     toml::table table = toml::parse(text, where);
-    return node_to_json(table);
+    return node_to_json(table, 0, where);
   } catch (const toml::parse_error& e) {
     const auto& pos = e.source().begin;
     throw Error(where + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": " +
