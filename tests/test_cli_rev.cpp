@@ -1,15 +1,17 @@
 // The reversible U-Net through the frugal binary: `data phantom` writes a BraTS-layout folder,
 // `train` on it writes Dice and HD95 per region, `bench memory` reports the reversible net's
-// smaller peak and what fits a budget, and a malformed NIfTI file (bad header size, truncated
-// data) stops training with exit 2 and a message naming the file.
+// smaller peak and what fits a budget, and a malformed NIfTI file (bad header size, wrong dims,
+// unsupported datatype, truncated data) stops training with exit 2 and a message naming the file.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "frugal/io/nifti.h"
 
@@ -89,20 +91,35 @@ TEST(CliRev, MalformedNiftiStopsTrainingNamingTheFile) {
   std::string train = "train " + example() + " --data-dir " + data.string() + " --out " +
                       (fs::temp_directory_path() / "frugal_cli_rev_bad_run").string() + " --set epochs=1" + kSmallNet;
 
-  // Data cut short after an intact header.
   frugal::io::write_nifti(plain.string(), v);
-  fs::resize_file(plain, fs::file_size(plain) - 100);
-  Result truncated = run(train);
-  EXPECT_EQ(truncated.code, 2);
-  EXPECT_NE(truncated.err.find(plain.string()), std::string::npos) << truncated.err;
-  EXPECT_NE(truncated.err.find("truncated"), std::string::npos) << truncated.err;
-
-  // A header whose sizeof_hdr is neither NIfTI-1's nor NIfTI-2's.
-  std::ofstream(plain, std::ios::binary | std::ios::trunc) << std::string(400, '\x07');
-  Result header = run(train);
-  EXPECT_EQ(header.code, 2);
-  EXPECT_NE(header.err.find(plain.string()), std::string::npos) << header.err;
-  EXPECT_NE(header.err.find("sizeof_hdr"), std::string::npos) << header.err;
+  std::ifstream in(plain, std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), {});
+  struct Case {
+    std::string bytes, words;
+  };
+  std::vector<Case> cases;
+  std::string b = good;
+  int32_t bad_size = 100;
+  std::memcpy(&b[0], &bad_size, 4);
+  cases.push_back({b, "sizeof_hdr"});
+  b = good;
+  int16_t four_d[2] = {4, 5};  // dim[0] = 4 with 5 time points
+  std::memcpy(&b[40], &four_d[0], 2);
+  std::memcpy(&b[48], &four_d[1], 2);
+  cases.push_back({b, "dim[4]"});
+  b = good;
+  int16_t rgb[2] = {128, 24};  // DT_RGB24, 24 bits per voxel
+  std::memcpy(&b[70], &rgb[0], 2);
+  std::memcpy(&b[72], &rgb[1], 2);
+  cases.push_back({b, "datatype 128"});
+  cases.push_back({good.substr(0, good.size() - 100), "truncated"});
+  for (const Case& c : cases) {
+    std::ofstream(plain, std::ios::binary | std::ios::trunc) << c.bytes;
+    Result r = run(train);
+    EXPECT_EQ(r.code, 2) << c.words;
+    EXPECT_NE(r.err.find(plain.string()), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.words), std::string::npos) << r.err;
+  }
 }
 
 TEST(CliRev, BenchMemoryReversibleFitsMore) {
