@@ -60,7 +60,7 @@ TEST(CliRev, PhantomThenTrainWritesRegionScores) {
   fs::path out = fs::temp_directory_path() / "frugal_cli_rev_run";
   fs::remove_all(out);
   Result r = run("train " + example() + " --data-dir " + data.string() + " --out " + out.string() +
-                 " --set epochs=2 --set crop=8" + kSmallNet + " --json");
+                 " --set epochs=2 --set crop=8" + kSmallNet + " --threads 1 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   nlohmann::json m = nlohmann::json::parse(r.out);
   EXPECT_EQ(m["train_cases"], 3);
