@@ -18,6 +18,14 @@ void emit_json(const CommonOptions& options, const Json& result) {
   if (options.json) std::printf("%s\n", result.dump().c_str());
 }
 
+CLI::App* command_group(CLI::App& app, const std::string& name, const std::string& description) {
+  for (CLI::App* sub : app.get_subcommands({}))
+    if (sub->get_name() == name) return sub;
+  CLI::App* group = app.add_subcommand(name, description);
+  group->require_subcommand(1);
+  return group;
+}
+
 void log(const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }
 
 }  // namespace frugal::cli

@@ -20,6 +20,9 @@ void add_common_options(CLI::App* cmd, CommonOptions& options);
 void apply_common_options(const CommonOptions& options);
 // Prints `result` as one JSON line on stdout when --json was given.
 void emit_json(const CommonOptions& options, const Json& result);
+// The command group `name` (frugal data ..., frugal bench ...), made on first use so each of its
+// subcommands can register from its own file.
+CLI::App* command_group(CLI::App& app, const std::string& name, const std::string& description);
 // Human text: always stderr, so stdout stays machine-readable.
 void log(const std::string& line);
 

@@ -17,6 +17,8 @@ void add_commands(CLI::App& app) {
   add_import(app);
   add_export(app);
   add_run(app);
+  add_data_phantom(app);
+  add_bench_memory(app);
 }
 
 int exit_code() { return g_exit_code; }

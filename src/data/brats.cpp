@@ -67,21 +67,31 @@ SegCase read_brats_case(const std::string& case_dir) {
   return c;
 }
 
+SegCase crop_box(const SegCase& c, int64_t z0, int64_t y0, int64_t x0, int64_t cd, int64_t ch, int64_t cw) {
+  const Shape& s = c.image.shape();
+  require(s.size() == 4 && z0 >= 0 && y0 >= 0 && x0 >= 0 && cd > 0 && ch > 0 && cw > 0 && z0 + cd <= s[1] &&
+              y0 + ch <= s[2] && x0 + cw <= s[3],
+          "crop_box: box at (" + std::to_string(z0) + ", " + std::to_string(y0) + ", " + std::to_string(x0) + ") of " +
+              std::to_string(cd) + "x" + std::to_string(ch) + "x" + std::to_string(cw) + " does not fit volume " +
+              shape_str(s));
+  int64_t d = s[1], h = s[2], w = s[3], modalities = s[0], vox = cd * ch * cw;
+  SegCase out{Tensor::empty({modalities, cd, ch, cw}), std::vector<uint8_t>(static_cast<size_t>(vox))};
+  for (int64_t z = 0; z < cd; ++z)
+    for (int64_t y = 0; y < ch; ++y)
+      for (int64_t x = 0; x < cw; ++x) {
+        int64_t src = ((z0 + z) * h + y0 + y) * w + x0 + x, dst = (z * ch + y) * cw + x;
+        out.labels[static_cast<size_t>(dst)] = c.labels[static_cast<size_t>(src)];
+        for (int64_t m = 0; m < modalities; ++m) out.image[m * vox + dst] = c.image[m * d * h * w + src];
+      }
+  return out;
+}
+
 SegCase random_crop(const SegCase& c, int64_t size, Rng& rng) {
   const Shape& s = c.image.shape();
   require(s.size() == 4 && size > 0 && size <= s[1] && size <= s[2] && size <= s[3],
           "random_crop: crop " + std::to_string(size) + " does not fit volume " + shape_str(s));
-  int64_t d = s[1], h = s[2], w = s[3], ch = s[0];
-  int64_t z0 = rng.below(d - size + 1), y0 = rng.below(h - size + 1), x0 = rng.below(w - size + 1);
-  SegCase out{Tensor::empty({ch, size, size, size}), std::vector<uint8_t>(static_cast<size_t>(size * size * size))};
-  for (int64_t z = 0; z < size; ++z)
-    for (int64_t y = 0; y < size; ++y)
-      for (int64_t x = 0; x < size; ++x) {
-        int64_t src = ((z0 + z) * h + y0 + y) * w + x0 + x, dst = (z * size + y) * size + x;
-        out.labels[static_cast<size_t>(dst)] = c.labels[static_cast<size_t>(src)];
-        for (int64_t m = 0; m < ch; ++m) out.image[m * size * size * size + dst] = c.image[m * d * h * w + src];
-      }
-  return out;
+  int64_t z0 = rng.below(s[1] - size + 1), y0 = rng.below(s[2] - size + 1), x0 = rng.below(s[3] - size + 1);
+  return crop_box(c, z0, y0, x0, size, size, size);
 }
 
 }  // namespace frugal::data

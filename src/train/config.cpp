@@ -85,6 +85,7 @@ nn::Json load_config(const std::string& path, const std::vector<std::string>& ov
 TrainConfig parse_train_config(const nn::Json& config, const std::string& where) {
   TrainConfig c;
   c.raw = config;
+  c.source = where;
   nn::SpecReader r(config, where);
   c.name = r.get_string("name", c.name);
   c.dataset = r.get_string("dataset", c.dataset);
@@ -106,7 +107,12 @@ TrainConfig parse_train_config(const nn::Json& config, const std::string& where)
   if (!c.sparsity.empty()) sparse::parse_nm(c.sparsity, where + ": sparsity");
   sparse::parse_nm_mode(c.sparsity_mode, where + ": sparsity_mode");
   require(c.sr_ste_decay >= 0, where + ": sr_ste_decay: must be >= 0");
-  c.layers = r.get_json("layers");
+  if (c.dataset == "brats") {
+    c.model = r.get_json("model");
+    c.crop = r.get_int("crop", c.crop);
+  } else {
+    c.layers = r.get_json("layers");
+  }
   if (r.has("optimizer")) {
     nn::SpecReader o(r.get_json("optimizer"), where + ": optimizer");
     OptimizerConfig& oc = c.optimizer;
@@ -139,6 +145,7 @@ TrainConfig parse_train_config(const nn::Json& config, const std::string& where)
   require(c.eval_batch_size > 0, where + ": eval_batch_size: must be positive");
   require(c.train_limit >= 0 && c.test_limit >= 0, where + ": train_limit and test_limit must be >= 0");
   require(c.val_fraction >= 0 && c.val_fraction < 1, where + ": val_fraction: expected 0 <= v < 1");
+  require(c.crop >= 0, where + ": crop: must be >= 0");
   return c;
 }
 

@@ -23,6 +23,7 @@
 #include "frugal/train/datasets.h"
 #include "frugal/train/layer_families.h"
 #include "frugal/train/progress.h"
+#include "frugal/train/segmentation_trainer.h"
 
 namespace frugal::train {
 
@@ -213,6 +214,7 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& dataset, int batch_s
 
 nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
   register_layer_families();
+  if (c.dataset == "brats") return run_segmentation_training(c, options);
   set_num_threads(c.threads);
   std::string dir = options.out_dir.empty() ? "runs/" + c.name : options.out_dir;
   std::filesystem::create_directories(dir);

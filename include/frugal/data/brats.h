@@ -22,6 +22,8 @@ struct SegCase {
 std::vector<std::string> list_brats_cases(const std::string& dir);
 // Reads one case folder and z-scores each modality over brain voxels (non-zero in that modality).
 SegCase read_brats_case(const std::string& case_dir);
+// The box of cd x ch x cw voxels starting at (z0, y0, x0); Error when it leaves the volume.
+SegCase crop_box(const SegCase& c, int64_t z0, int64_t y0, int64_t x0, int64_t cd, int64_t ch, int64_t cw);
 // A random crop of `size`^3 voxels (the whole axis when it is smaller than size is an Error).
 SegCase random_crop(const SegCase& c, int64_t size, Rng& rng);
 

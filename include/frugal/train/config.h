@@ -37,7 +37,10 @@ struct TrainConfig {
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   nn::Json layers;
+  nn::Json model;  // dataset "brats": the U-Net's [model] table (rev/unet3d.h) instead of layers
+  int crop = 0;    // dataset "brats": edge of the random training crops; 0: whole volumes
   nn::Json raw;  // the whole config, as given
+  std::string source;  // where it came from (the TOML path), for errors found after parsing
 };
 
 // `where` names the source in errors (the TOML path).

@@ -17,7 +17,8 @@ struct TrainOptions {
   bool resume = false;
 };
 
-// Trains as configured and returns the metrics also written to out_dir/metrics.json. Throws
+// Trains as configured and returns the metrics also written to out_dir/metrics.json (dataset
+// "brats" goes to run_segmentation_training, segmentation_trainer.h). Throws
 // Error on bad config or data. If interrupted by SIGINT/SIGTERM, saves a checkpoint and returns
 // metrics with "interrupted": true.
 nn::Json run_training(const TrainConfig& config, const TrainOptions& options);

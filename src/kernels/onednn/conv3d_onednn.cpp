@@ -142,6 +142,8 @@ void conv3d_backward_weights(const Conv3dShape& s, const float* x, const float* 
 void conv3d_forward(const Conv3dShape& s, const float* x, const float* w, const float* b, float* y) {
   if (backend() == Backend::reference)
     ref::conv3d_forward(s, x, w, b, y);
+  else if (depthwise_conv3d_supported(s))
+    depthwise_conv3d_forward(s, x, w, b, y);
   else
     onednn::conv3d_forward(s, x, w, b, y);
 }
@@ -149,6 +151,8 @@ void conv3d_forward(const Conv3dShape& s, const float* x, const float* w, const 
 void conv3d_backward_data(const Conv3dShape& s, const float* dy, const float* w, float* dx) {
   if (backend() == Backend::reference)
     ref::conv3d_backward_data(s, dy, w, dx);
+  else if (depthwise_conv3d_supported(s))
+    depthwise_conv3d_backward_data(s, dy, w, dx);
   else
     onednn::conv3d_backward_data(s, dy, w, dx);
 }
@@ -156,6 +160,8 @@ void conv3d_backward_data(const Conv3dShape& s, const float* dy, const float* w,
 void conv3d_backward_weights(const Conv3dShape& s, const float* x, const float* dy, float* dw, float* db) {
   if (backend() == Backend::reference)
     ref::conv3d_backward_weights(s, x, dy, dw, db);
+  else if (depthwise_conv3d_supported(s))
+    depthwise_conv3d_backward_weights(s, x, dy, dw, db);
   else
     onednn::conv3d_backward_weights(s, x, dy, dw, db);
 }
