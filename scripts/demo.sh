@@ -48,7 +48,21 @@ summary runs/demo_lmu.json test_accuracy train_seconds
 $frugal train examples/har_l2mu.toml --data-dir "$har_dir" --out runs/demo_l2mu --json > runs/demo_l2mu.json
 summary runs/demo_l2mu.json test_accuracy train_seconds
 
-step "5. NIR: a LIF neuron exported by Norse, imported and run on its reference input"
+step "5. Reversible 3-D U-Net: phantom BraTS volumes, short training, one step's peak memory reversible vs plain"
+$frugal data phantom --out runs/phantoms --cases 4 --size 32
+$frugal train examples/unet3d_rev.toml --data-dir runs/phantoms --out runs/demo_unet --set epochs=3 --set crop=24 \
+  --json > runs/demo_unet.json
+summary runs/demo_unet.json dice_mean peak_bytes train_seconds
+$frugal bench memory examples/unet3d_rev.toml --sizes 16,32 --budget 1GiB --max-width 4 --max-extra-blocks 0 \
+  --json > runs/demo_rev_mem.json
+python3 - <<'PY'
+import json
+r = json.load(open("runs/demo_rev_mem.json"))
+for m in r["measurements"]:
+    print(f"   {m['size']}^3 {m['version']}: peak {m['peak_bytes'] / 2**20:.1f} MiB, step {m['step_seconds']:.2f} s")
+PY
+
+step "6. NIR: a LIF neuron exported by Norse, imported and run on its reference input"
 $frugal import tests/data/nir/lif_norse.nir --out runs/demo_lif_norse.safetensors
 $frugal info runs/demo_lif_norse.safetensors
 
