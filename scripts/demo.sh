@@ -64,6 +64,17 @@ PY
 
 step "6. NIR: a LIF neuron exported by Norse, imported and run on its reference input"
 $frugal import tests/data/nir/lif_norse.nir --out runs/demo_lif_norse.safetensors
-$frugal info runs/demo_lif_norse.safetensors
+python3 - <<'PY'
+import numpy as np
+rows = np.loadtxt("tests/data/nir/lif_exact.csv", delimiter=",")
+np.save("runs/demo_lif_input.npy", rows[:, 0].astype(np.float32).reshape(-1, 1, 1))
+PY
+$frugal run runs/demo_lif_norse.safetensors --input runs/demo_lif_input.npy --output runs/demo_lif_output.npy
+python3 - <<'PY'
+import numpy as np
+rows = np.loadtxt("tests/data/nir/lif_exact.csv", delimiter=",")
+got = np.load("runs/demo_lif_output.npy").reshape(-1)
+print(f"   output spikes at steps {list(np.nonzero(got)[0])}; exact simulation: {list(np.nonzero(rows[:, 2])[0])}")
+PY
 
 printf '\nThe tour is done: run folders are in runs/.\n' >&2
