@@ -10,6 +10,8 @@ void add_commands(CLI::App& app) {
   add_train(app);
   add_eval(app);
   add_info(app);
+  add_hardwire(app);
+  add_cost(app);
 }
 
 int exit_code() { return g_exit_code; }

@@ -10,6 +10,8 @@ void add_commands(CLI::App& app);
 void add_train(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_info(CLI::App& app);
+void add_hardwire(CLI::App& app);
+void add_cost(CLI::App& app);
 int exit_code();
 void set_exit_code(int code);
 

@@ -1,5 +1,6 @@
-// `frugal eval MODEL [--data-dir DIR] [--test-limit N] [--json]`: accuracy of a saved model on
-// the test split of the dataset its config names.
+// `frugal eval MODEL [--data-dir DIR] [--test-limit N] [--quantize FORMAT] [--json]`: accuracy of
+// a saved model on the test split of the dataset its config names; with --quantize, also that of
+// its integer-exact hardwire reference in the weight format (quantized_model.h).
 #include <memory>
 
 #include "cli_common.h"
@@ -8,15 +9,17 @@
 #include "frugal/nn/model_file.h"
 #include "frugal/train/datasets.h"
 #include "frugal/train/trainer.h"
+#include "quantized_model.h"
 
 namespace frugal::cli {
 
 void add_eval(CLI::App& app) {
   struct Options {
     CommonOptions common;
-    std::string model, data_dir, dataset;
+    std::string model, data_dir, dataset, quantize;
     int64_t test_limit = -1;
     int batch_size = 1000;
+    int64_t calibrate = 1000;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("eval", "evaluate a saved model on its test set");
@@ -25,6 +28,9 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--data", opt->dataset, "dataset name (default: the one in the model's config)");
   cmd->add_option("--test-limit", opt->test_limit, "evaluate the first N test samples (default: the config's)");
   cmd->add_option("--batch-size", opt->batch_size, "evaluation batch size")->check(CLI::PositiveNumber);
+  cmd->add_option("--quantize", opt->quantize, "also report the integer reference's accuracy: fp4, int4, int8, mxfp4");
+  cmd->add_option("--calibrate", opt->calibrate, "training samples that calibrate --quantize's activation scales")
+      ->check(CLI::PositiveNumber);
   add_common_options(cmd, opt->common);
   cmd->callback([opt] {
     apply_common_options(opt->common);
@@ -48,6 +54,13 @@ void add_eval(CLI::App& app) {
     out["samples_per_s"] = r.seconds > 0 ? static_cast<double>(r.samples) / r.seconds : 0.0;
     out["peak_bytes"] = peak_bytes();
     out["confusion"] = r.confusion.counts;
+    if (!opt->quantize.empty()) {
+      hardwire::WeightFormat format = hardwire::parse_weight_format(opt->quantize);
+      QuantizedAccuracy q = quantized_accuracy(quantize_saved_model(saved, format, dataset, dir, opt->calibrate), test);
+      log(opt->quantize + " integer reference: test accuracy " + std::to_string(q.reference_accuracy));
+      out["format"] = opt->quantize;
+      out["reference_accuracy"] = q.reference_accuracy;
+    }
     emit_json(opt->common, out);
   });
 }
