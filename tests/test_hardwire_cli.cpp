@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cmath>
@@ -25,8 +26,11 @@ struct Result {
   std::string out, err;
 };
 
+// Paths carry the process id: ctest may run these tests in parallel processes.
+std::string unique(const std::string& name) { return name + "_" + std::to_string(getpid()); }
+
 Result run(const std::string& args) {
-  fs::path err_file = fs::temp_directory_path() / "frugal_test_hardwire_cli_stderr.txt";
+  fs::path err_file = fs::temp_directory_path() / unique("frugal_test_hardwire_cli_stderr.txt");
   std::string cmd = std::string(FRUGAL_BINARY) + " " + args + " 2>" + err_file.string();
   Result r;
   FILE* p = popen(cmd.c_str(), "r");
@@ -41,7 +45,7 @@ Result run(const std::string& args) {
 }
 
 fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / name;
+  fs::path d = fs::temp_directory_path() / unique(name);
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
