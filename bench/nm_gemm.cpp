@@ -10,6 +10,7 @@
 #include "frugal/core/tensor.h"
 #include "frugal/kernels/nm_gemm.h"
 #include "frugal/sparse/nm_packed.h"
+#include "frugal/sparse/nm_select.h"
 
 using namespace frugal;
 
@@ -88,6 +89,20 @@ void BM_pack_both_copies(benchmark::State& state) {
   state.SetLabel(p.str());
 }
 
+// What training uses: both kernel copies straight from the weights (no bit-packing, no decode).
+void BM_select_both_copies(benchmark::State& state) {
+  int64_t in = state.range(1), out = state.range(2);
+  sparse::NMPattern p{static_cast<int>(state.range(3)), static_cast<int>(state.range(4))};
+  Tensor w = random_tensor({out, in}, 3);
+  for (auto _ : state) {
+    sparse::NMRows fw = sparse::select_linear_forward(w, p);
+    sparse::NMRows bw = sparse::select_linear_backward(w, p);
+    benchmark::DoNotOptimize(fw.values.data());
+    benchmark::DoNotOptimize(bw.values.data());
+  }
+  state.SetLabel(p.str());
+}
+
 const int64_t kShapes[][3] = {{256, 1024, 1024}, {256, 784, 2048}, {256, 2048, 2048}, {128, 3136, 512},
                               {128, 512, 128}};
 const int64_t kPatterns[][2] = {{2, 4}, {1, 4}, {2, 8}, {1, 8}};
@@ -107,5 +122,7 @@ BENCHMARK(BM_sparse_fwd)->Apply(sparse_args)->ArgNames({"batch", "in", "out", "n
 BENCHMARK(BM_dense_bwd_data)->Apply(dense_args)->ArgNames({"batch", "in", "out"})->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_sparse_bwd_data)->Apply(sparse_args)->ArgNames({"batch", "in", "out", "n", "m"})->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_pack_both_copies)->Args({0, 1024, 1024, 2, 8})->Args({0, 2048, 2048, 2, 8})->ArgNames({"", "in", "out", "n", "m"})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+BENCHMARK(BM_select_both_copies)->Args({0, 1024, 1024, 2, 8})->Args({0, 2048, 2048, 2, 8})->Args({0, 1024, 1024, 2, 4})->Args({0, 1024, 1024, 4, 16})->ArgNames({"", "in", "out", "n", "m"})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 BENCHMARK_MAIN();

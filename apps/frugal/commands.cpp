@@ -1,5 +1,7 @@
 #include "commands.h"
 
+#include "frugal/train/layer_families.h"
+
 namespace frugal::cli {
 
 namespace {
@@ -7,9 +9,14 @@ int g_exit_code = 0;
 }
 
 void add_commands(CLI::App& app) {
+  // Saved models and configs may name any family's layer types (nm_linear, l2mu, ...).
+  train::register_layer_families();
   add_train(app);
   add_eval(app);
   add_info(app);
+  add_import(app);
+  add_export(app);
+  add_run(app);
   add_hardwire(app);
   add_cost(app);
 }

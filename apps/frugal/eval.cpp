@@ -1,11 +1,19 @@
-// `frugal eval MODEL [--data-dir DIR] [--test-limit N] [--quantize FORMAT] [--json]`: accuracy of
-// a saved model on the test split of the dataset its config names; with --quantize, also that of
-// its integer-exact hardwire reference in the weight format (quantized_model.h).
+// `frugal eval MODEL [--data-dir DIR] [--test-limit N] [--energy] [--quantize FORMAT] [--json]`:
+// accuracy of a saved model on the test split of the dataset its config names; with --energy also
+// the per-layer operation and energy counts (energy/energy.h), printed as a table, in --json output
+// and merged into the run folder's metrics.json when the model sits next to one; with --quantize
+// also the accuracy of its integer-exact hardwire reference in that format (quantized_model.h).
+#include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "cli_common.h"
 #include "commands.h"
 #include "frugal/core/allocator.h"
+#include "frugal/core/error.h"
+#include "frugal/data/dataset.h"
+#include "frugal/energy/energy.h"
+#include "frugal/io/atomic_file.h"
 #include "frugal/nn/model_file.h"
 #include "frugal/train/datasets.h"
 #include "frugal/train/trainer.h"
@@ -19,6 +27,8 @@ void add_eval(CLI::App& app) {
     std::string model, data_dir, dataset, quantize;
     int64_t test_limit = -1;
     int batch_size = 1000;
+    bool energy = false;
+    energy::EnergyModel em;
     int64_t calibrate = 1000;
   };
   auto opt = std::make_shared<Options>();
@@ -28,6 +38,11 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--data", opt->dataset, "dataset name (default: the one in the model's config)");
   cmd->add_option("--test-limit", opt->test_limit, "evaluate the first N test samples (default: the config's)");
   cmd->add_option("--batch-size", opt->batch_size, "evaluation batch size")->check(CLI::PositiveNumber);
+  cmd->add_flag("--energy", opt->energy, "count MACs, SOPs, firing rates, bytes and energy per layer");
+  cmd->add_option("--pj-mac", opt->em.pj_per_mac, "energy per multiply-accumulate in pJ (default 4.6, 45 nm)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--pj-ac", opt->em.pj_per_ac, "energy per accumulate (synaptic op) in pJ (default 0.9, 45 nm)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--quantize", opt->quantize, "also report the integer reference's accuracy: fp4, int4, int8, mxfp4");
   cmd->add_option("--calibrate", opt->calibrate, "training samples that calibrate --quantize's activation scales")
       ->check(CLI::PositiveNumber);
@@ -54,6 +69,31 @@ void add_eval(CLI::App& app) {
     out["samples_per_s"] = r.seconds > 0 ? static_cast<double>(r.samples) / r.seconds : 0.0;
     out["peak_bytes"] = peak_bytes();
     out["confusion"] = r.confusion.counts;
+    if (opt->energy) {
+      energy::EnergyCounter counter(*saved.model, opt->em);
+      std::vector<int64_t> order(static_cast<size_t>(test.size()));
+      for (int64_t i = 0; i < test.size(); ++i) order[static_cast<size_t>(i)] = i;
+      for (int64_t s = 0; s < test.size(); s += opt->batch_size) {
+        int64_t count = std::min<int64_t>(opt->batch_size, test.size() - s);
+        counter.add_batch(data::make_batch(test, order, s, count).x);
+      }
+      energy::EnergyReport report = counter.report();
+      log(energy::format_table(report));
+      out["energy"] = energy::to_json(report);
+      std::filesystem::path metrics = std::filesystem::path(opt->model).parent_path() / "metrics.json";
+      if (std::filesystem::exists(metrics)) {
+        std::ifstream in(metrics);
+        Json m;
+        try {
+          m = Json::parse(in);
+        } catch (const Json::exception& e) {
+          throw Error(metrics.string() + ": not valid JSON: " + e.what());
+        }
+        m["energy"] = out["energy"];
+        io::write_file_atomic(metrics.string(), m.dump(2) + "\n");
+        log("energy written to " + metrics.string());
+      }
+    }
     if (!opt->quantize.empty()) {
       hardwire::WeightFormat format = hardwire::parse_weight_format(opt->quantize);
       QuantizedAccuracy q = quantized_accuracy(quantize_saved_model(saved, format, dataset, dir, opt->calibrate), test);

@@ -1,10 +1,12 @@
 // conv2d and 2-D pooling. A 5-D input [T, N, C, H, W] (a spiking net's sequence) is folded into
-// the batch, so one convolution covers every time step.
+// the batch, so one convolution covers every time step. Sparse (spiking) inputs take the
+// event-driven kernel (kernels/event.h).
 #include <cstring>
 
 #include "frugal/autograd/ops.h"
 #include "frugal/core/error.h"
 #include "frugal/kernels/conv2d.h"
+#include "frugal/kernels/event.h"
 #include "frugal/kernels/pool2d.h"
 
 namespace frugal::autograd {
@@ -45,21 +47,21 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
   require(s.oh() > 0 && s.ow() > 0, "conv2d: kernel larger than padded input " + shape_str(x.shape()));
   require(!b.defined() || b.value().numel() == s.o, "conv2d: bias must have " + std::to_string(s.o) + " elements");
   Tensor y = Tensor::empty(restore_time(x.shape(), s.o, s.oh(), s.ow()));
-  kernels::conv2d_forward(s, x.value().data(), w.value().data(), b.defined() ? b.value().data() : nullptr, y.data());
+  const float* bias = b.defined() ? b.value().data() : nullptr;
+  if (kernels::use_events(x.value().data(), x.value().numel()))
+    kernels::event_conv2d_forward(s, x.value().data(), w.value().data(), bias, y.data());
+  else
+    kernels::conv2d_forward(s, x.value().data(), w.value().data(), bias, y.data());
   return record(y, {x, w, b}, [x, w, b, s](const Tensor& dy) {
     // The first layer's input needs no gradient: skipping backward-data there saves a third of its cost.
-    if (x.requires_grad()) {
-      Tensor dx = Tensor::empty(x.shape());
-      kernels::conv2d_backward_data(s, dy.data(), w.value().data(), dx.data());
-      x.add_grad(dx);
-    }
-    if (w.requires_grad() || b.requires_grad()) {
-      Tensor dw = Tensor::empty(w.shape());
-      Tensor db = Tensor::empty({s.o});
-      kernels::conv2d_backward_weights(s, x.value().data(), dy.data(), dw.data(), db.data());
-      if (w.requires_grad()) w.add_grad(dw);
-      if (b.requires_grad()) b.add_grad(db);
-    }
+    Tensor dx = x.requires_grad() ? Tensor::empty(x.shape()) : Tensor();
+    Tensor dw = w.requires_grad() || b.requires_grad() ? Tensor::empty(w.shape()) : Tensor();
+    Tensor db = dw.defined() ? Tensor::empty({s.o}) : Tensor();
+    kernels::conv2d_backward(s, x.value().data(), dy.data(), w.value().data(), dx.defined() ? dx.data() : nullptr,
+                             dw.defined() ? dw.data() : nullptr, db.defined() ? db.data() : nullptr);
+    if (x.requires_grad()) x.add_grad(dx);
+    if (w.requires_grad()) w.add_grad(dw);
+    if (b.requires_grad()) b.add_grad(db);
   });
 }
 

@@ -1,6 +1,8 @@
-// linear and matmul: GEMMs through kernels::gemm (oneDNN sgemm or the reference loops).
+// linear and matmul: GEMMs through kernels::gemm (oneDNN sgemm or the reference loops); a sparse
+// (spiking) input to linear takes the event-driven kernel instead (kernels/event.h).
 #include "frugal/autograd/ops.h"
 #include "frugal/core/error.h"
+#include "frugal/kernels/event.h"
 #include "frugal/kernels/gemm.h"
 
 namespace frugal::autograd {
@@ -37,13 +39,18 @@ Var linear(const Var& x, const Var& w, const Var& b) {
   Shape ys = xv.shape();
   ys.back() = out;
   Tensor y = Tensor::empty(ys);
-  if (b.defined()) {
-    const float* bp = b.value().data();
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < out; ++j) y[r * out + j] = bp[j];
+  if (kernels::use_events(xv.data(), xv.numel())) {
+    kernels::event_linear_forward(rows, in, out, xv.data(), wv.data(), b.defined() ? b.value().data() : nullptr,
+                                  y.data());
+  } else {
+    if (b.defined()) {
+      const float* bp = b.value().data();
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < out; ++j) y[r * out + j] = bp[j];
+    }
+    kernels::gemm(gemm_args(false, true, rows, out, in, xv.data(), in, wv.data(), in, y.data(), out,
+                            b.defined() ? 1.0f : 0.0f));
   }
-  kernels::gemm(gemm_args(false, true, rows, out, in, xv.data(), in, wv.data(), in, y.data(), out,
-                          b.defined() ? 1.0f : 0.0f));
   return record(y, {x, w, b}, [x, w, b, rows, in, out](const Tensor& dy) {
     if (x.requires_grad()) {
       Tensor dx = Tensor::empty(x.shape());

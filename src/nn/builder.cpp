@@ -1,4 +1,5 @@
 #include "frugal/nn/builder.h"
+#include "frugal/nn/nir_graph.h"
 
 #include <algorithm>
 
@@ -104,12 +105,25 @@ ModulePtr try_build_nn(const Json& spec, Rng& rng, const std::string& where) {
   return m;
 }
 
+std::vector<ModuleBuilder>& added_builders() {
+  static std::vector<ModuleBuilder> builders;
+  return builders;
+}
+
 }  // namespace
+
+void add_module_builder(ModuleBuilder builder) {
+  std::vector<ModuleBuilder>& all = added_builders();
+  if (std::find(all.begin(), all.end(), builder) == all.end()) all.push_back(builder);
+}
 
 ModulePtr build_module(const Json& spec, Rng& rng, const std::string& where) {
   require(spec.is_object() && spec.contains("type") && spec["type"].is_string(),
           where + ": expected a table with a string 'type'");
   if (ModulePtr m = try_build_nn(spec, rng, where)) return m;
+  if (ModulePtr m = try_build_nir(spec, where)) return m;
+  for (ModuleBuilder builder : added_builders())
+    if (ModulePtr m = builder(spec, rng, where)) return m;
   throw Error(where + ": unknown layer type '" + spec["type"].get<std::string>() + "'");
 }
 

@@ -27,25 +27,9 @@ const char* nm_mode_name(NMMode mode) {
   return "dense";
 }
 
+const char* nm_kernel_name(NMKernel k) { return k == NMKernel::nm_gemm ? "nm_gemm" : "masked_dense"; }
+
 namespace {
-
-// A packed copy with the absolute columns the kernels read, kept alive for the backward closure.
-struct KernelCopy {
-  NMPacked packed;
-  std::vector<int32_t> columns;
-  kernels::NMSparseRows view() const {
-    return {packed.rows, packed.cols, packed.pattern.n, packed.pattern.m, packed.slots_per_row(),
-            packed.values.data(), columns.data()};
-  }
-};
-
-std::shared_ptr<KernelCopy> kernel_copy(const float* w, int64_t rows, int64_t cols, int64_t row_stride,
-                                        int64_t col_stride, const NMPattern& p) {
-  auto copy = std::make_shared<KernelCopy>();
-  copy->packed = pack_nm(w, rows, cols, row_stride, col_stride, p);
-  copy->columns = slot_columns(copy->packed);
-  return copy;
-}
 
 // w ⊙ mask, as a dense tensor of w's shape.
 Tensor masked(const Tensor& w, const Tensor& mask) {
@@ -54,31 +38,71 @@ Tensor masked(const Tensor& w, const Tensor& mask) {
   return out;
 }
 
-void add_decay(const Var& w, const NMConfig& nm, Tensor& dw) {
-  if (nm.sr_ste_decay > 0) add_sr_ste_decay(w.value(), forward_mask(w.value(), nm.pattern), nm.sr_ste_decay, dw);
+// dst [rows, n] = a [rows, k] · bᵀ with b [n, k] (trans_b) or b [k, n].
+void dense_product(const float* a, int64_t rows, int64_t k, const float* b, int64_t n, bool trans_b, float* dst) {
+  kernels::GemmArgs g;
+  g.trans_b = trans_b;
+  g.m = rows, g.n = n, g.k = k;
+  g.a = a, g.lda = k, g.b = b, g.ldb = trans_b ? k : n, g.c = dst, g.ldc = n;
+  kernels::gemm(g);
+}
+
+// SR-STE for a linear weight: dw += decay · (W − W ⊙ mask_fw); the kept weights are fw's values.
+void add_linear_decay(const Tensor& w, const NMRows& fw, float decay, Tensor& dw) {
+  const float* wp = w.data();
+  float* g = dw.data();
+  int64_t cols = fw.cols;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < fw.rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) g[r * cols + c] += decay * wp[r * cols + c];
+    // Unused tail slots (value 0, first column of their group) subtract nothing.
+    for (int64_t s = 0; s < fw.slots; ++s) g[r * cols + fw.columns[r * fw.slots + s]] -= decay * fw.values[r * fw.slots + s];
+  }
 }
 
 }  // namespace
 
+NMLinearWeights prepare_linear(const Tensor& w, const NMConfig& nm) {
+  check_nm(nm.pattern, "nm_linear");
+  require(w.rank() == 2, "nm_linear: weight must be [out, in], got " + shape_str(w.shape()));
+  NMLinearWeights prepared;
+  prepared.fw = std::make_shared<NMRows>(select_linear_forward(w, nm.pattern));
+  if (nm.mode == NMMode::bdwp) prepared.bw = std::make_shared<NMRows>(select_linear_backward(w, nm.pattern));
+  return prepared;
+}
+
 Var nm_linear(const Var& x, const Var& w, const Var& b, const NMConfig& nm) {
   if (nm.mode == NMMode::dense) return autograd::linear(x, w, b);
-  check_nm(nm.pattern, "nm_linear");
+  return nm_linear(x, w, b, nm, prepare_linear(w.value(), nm));
+}
+
+Var nm_linear(const Var& x, const Var& w, const Var& b, const NMConfig& nm, const NMLinearWeights& prepared,
+              NMKernel kernel) {
+  if (nm.mode == NMMode::dense) return autograd::linear(x, w, b);
   const Tensor& xv = x.value();
   const Tensor& wv = w.value();
   require(wv.rank() == 2, "nm_linear: weight must be [out, in], got " + shape_str(wv.shape()));
   int64_t out = wv.dim(0), in = wv.dim(1);
+  require(prepared.fw && prepared.fw->rows == out && prepared.fw->cols == in &&
+              (nm.mode != NMMode::bdwp || (prepared.bw && prepared.bw->rows == in)),
+          "nm_linear: prepared copies do not match weight " + shape_str(wv.shape()) + " and mode " +
+              nm_mode_name(nm.mode));
   require(xv.rank() >= 1 && xv.dim(-1) == in,
           "nm_linear: input " + shape_str(xv.shape()) + " does not end in " + std::to_string(in) + " features");
   require(!b.defined() || b.value().numel() == out, "nm_linear: bias must have " + std::to_string(out) + " elements");
   int64_t rows = xv.numel() / in;
   Shape ys = xv.shape();
   ys.back() = out;
-
-  auto fw = kernel_copy(wv.data(), out, in, in, 1, nm.pattern);
-  // The backward copy: rows are inputs, groups run along outputs (for dX = dY · W_bw).
-  auto bw = nm.mode == NMMode::bdwp ? kernel_copy(wv.data(), in, out, 1, in, nm.pattern) : nullptr;
+  std::shared_ptr<const NMRows> fw = prepared.fw;
+  std::shared_ptr<const NMRows> bw = prepared.bw;
   Tensor y = Tensor::empty(ys);
-  kernels::nm_gemm(fw->view(), xv.data(), rows, y.data());
+  if (kernel == NMKernel::nm_gemm) {
+    kernels::nm_gemm(fw->view(), xv.data(), rows, y.data());
+  } else {
+    Tensor wm = Tensor::empty({out, in});
+    expand(*fw, wm.data());
+    dense_product(xv.data(), rows, in, wm.data(), out, true, y.data());
+  }
   if (b.defined()) {
     const float* bp = b.value().data();
     float* yp = y.data();
@@ -86,20 +110,21 @@ Var nm_linear(const Var& x, const Var& w, const Var& b, const NMConfig& nm) {
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < out; ++j) yp[r * out + j] += bp[j];
   }
-  return autograd::record(y, {x, w, b}, [x, w, b, rows, in, out, fw, bw, nm](const Tensor& dy) {
+  return autograd::record(y, {x, w, b}, [x, w, b, rows, in, out, fw, bw, nm, kernel](const Tensor& dy) {
     if (x.requires_grad()) {
       Tensor dx = Tensor::empty(x.shape());
-      if (bw) {
+      if (bw && kernel == NMKernel::nm_gemm) {
         kernels::nm_gemm(bw->view(), dy.data(), rows, dx.data());
+      } else if (bw) {
+        Tensor wt = Tensor::empty({in, out});  // (W ⊙ mask_bw)ᵀ
+        expand(*bw, wt.data());
+        dense_product(dy.data(), rows, out, wt.data(), in, true, dx.data());
       } else {
         // dY · (W ⊙ mask_fw): that sparsity runs along inputs, not along the reduced axis, so
         // the product is dense.
         Tensor wm = Tensor::empty({out, in});
-        unpack_nm(fw->packed, wm.data(), in, 1);
-        kernels::GemmArgs g;
-        g.m = rows, g.n = in, g.k = out;
-        g.a = dy.data(), g.lda = out, g.b = wm.data(), g.ldb = in, g.c = dx.data(), g.ldc = in;
-        kernels::gemm(g);
+        expand(*fw, wm.data());
+        dense_product(dy.data(), rows, out, wm.data(), in, false, dx.data());
       }
       x.add_grad(dx);
     }
@@ -110,7 +135,7 @@ Var nm_linear(const Var& x, const Var& w, const Var& b, const NMConfig& nm) {
       g.m = out, g.n = in, g.k = rows;
       g.a = dy.data(), g.lda = out, g.b = x.value().data(), g.ldb = in, g.c = dw.data(), g.ldc = in;
       kernels::gemm(g);
-      add_decay(w, nm, dw);
+      if (nm.sr_ste_decay > 0) add_linear_decay(w.value(), *fw, nm.sr_ste_decay, dw);
       w.add_grad(dw);
     }
     if (b.requires_grad()) {
@@ -122,9 +147,109 @@ Var nm_linear(const Var& x, const Var& w, const Var& b, const NMConfig& nm) {
   });
 }
 
+bool conv2d_gemm_fits(const Tensor& w, const NMPattern& p) { return w.rank() == 4 && w.dim(1) % p.m == 0; }
+
+NMConvWeights prepare_conv2d(const Tensor& w, const NMConfig& nm, NMKernel kernel) {
+  check_nm(nm.pattern, "nm_conv2d");
+  require(w.rank() == 4, "nm_conv2d: weight must be [O, C, KH, KW], got " + shape_str(w.shape()));
+  NMConvWeights prepared;
+  prepared.kernel = kernel;
+  if (kernel == NMKernel::masked_dense) {
+    prepared.w_fw = masked(w, forward_mask(w, nm.pattern));
+    prepared.w_bw = nm.mode == NMMode::bdwp ? masked(w, backward_mask(w, nm.pattern)) : prepared.w_fw;
+    return prepared;
+  }
+  require(conv2d_gemm_fits(w, nm.pattern), "nm_conv2d: the N:M GEMM path needs input channels (" +
+                                               std::to_string(w.dim(1)) + ") divisible by M = " +
+                                               std::to_string(nm.pattern.m));
+  int64_t o = w.dim(0), c = w.dim(1), kk = w.dim(2) * w.dim(3);
+  // Forward: [(k, c), o] so each column o holds its groups of M channels per kernel position.
+  Tensor wt = Tensor::empty({kk * c, o});
+  const float* wp = w.data();
+  float* t = wt.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < o; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t k = 0; k < kk; ++k) t[(k * c + ch) * o + i] = wp[(i * c + ch) * kk + k];
+  prepared.fw = std::make_shared<NMRows>(select_down(wt.data(), kk * c, o, nm.pattern));
+  // Backward: W is already [o, (c, k)]: groups of M output channels down each column (c, k).
+  if (nm.mode == NMMode::bdwp) prepared.bw = std::make_shared<NMRows>(select_down(wp, o, c * kk, nm.pattern));
+  return prepared;
+}
+
+namespace {
+
+// patches [n·oh·ow, kh·kw·c]: column (k, c) of row (n, y, x) is the input under kernel position k.
+void im2col_kc(const kernels::Conv2dShape& s, const float* x, float* patches) {
+  int64_t oh = s.oh(), ow = s.ow(), kk = s.kh * s.kw, cols = kk * s.c;
+#pragma omp parallel for schedule(static)
+  for (int64_t ny = 0; ny < s.n * oh; ++ny) {
+    int64_t n = ny / oh, y = ny % oh;
+    for (int64_t xo = 0; xo < ow; ++xo) {
+      float* row = patches + (ny * ow + xo) * cols;
+      for (int64_t ki = 0; ki < s.kh; ++ki)
+        for (int64_t kj = 0; kj < s.kw; ++kj) {
+          int64_t iy = y * s.stride - s.pad + ki, ix = xo * s.stride - s.pad + kj;
+          float* dst = row + (ki * s.kw + kj) * s.c;
+          bool inside = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w;
+          for (int64_t ch = 0; ch < s.c; ++ch)
+            dst[ch] = inside ? x[((n * s.c + ch) * s.h + iy) * s.w + ix] : 0.0f;
+        }
+    }
+  }
+}
+
+// dx [n, c, h, w] = Σ over the patch rows of dcols [n·oh·ow, (c, kh, kw)] (a fresh dx, not added).
+void col2im_ck(const kernels::Conv2dShape& s, const float* dcols, float* dx) {
+  int64_t oh = s.oh(), ow = s.ow(), kk = s.kh * s.kw, cols = s.c * kk;
+#pragma omp parallel for schedule(static)
+  for (int64_t nc = 0; nc < s.n * s.c; ++nc) {
+    int64_t n = nc / s.c, ch = nc % s.c;
+    float* plane = dx + nc * s.h * s.w;
+    for (int64_t i = 0; i < s.h * s.w; ++i) plane[i] = 0.0f;
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t xo = 0; xo < ow; ++xo) {
+        const float* src = dcols + ((n * oh + y) * ow + xo) * cols + ch * kk;
+        for (int64_t ki = 0; ki < s.kh; ++ki) {
+          int64_t iy = y * s.stride - s.pad + ki;
+          if (iy < 0 || iy >= s.h) continue;
+          for (int64_t kj = 0; kj < s.kw; ++kj) {
+            int64_t ix = xo * s.stride - s.pad + kj;
+            if (ix >= 0 && ix < s.w) plane[iy * s.w + ix] += src[ki * s.kw + kj];
+          }
+        }
+      }
+  }
+}
+
+// Between [n, p, o] (GEMM rows) and [n, o, p] (NCHW planes), p = oh·ow.
+void rows_to_planes(const float* rows, int64_t n, int64_t p, int64_t o, const float* bias, float* planes) {
+#pragma omp parallel for schedule(static)
+  for (int64_t no = 0; no < n * o; ++no) {
+    int64_t i = no / o, ch = no % o;
+    float add = bias ? bias[ch] : 0.0f;
+    for (int64_t q = 0; q < p; ++q) planes[no * p + q] = rows[(i * p + q) * o + ch] + add;
+  }
+}
+
+void planes_to_rows(const float* planes, int64_t n, int64_t p, int64_t o, float* rows) {
+#pragma omp parallel for schedule(static)
+  for (int64_t iq = 0; iq < n * p; ++iq) {
+    int64_t i = iq / p, q = iq % p;
+    for (int64_t ch = 0; ch < o; ++ch) rows[iq * o + ch] = planes[(i * o + ch) * p + q];
+  }
+}
+
+}  // namespace
+
 Var nm_conv2d(const Var& x, const Var& w, const Var& b, const autograd::Conv2dParams& p, const NMConfig& nm) {
   if (nm.mode == NMMode::dense) return autograd::conv2d(x, w, b, p);
-  check_nm(nm.pattern, "nm_conv2d");
+  return nm_conv2d(x, w, b, p, nm, prepare_conv2d(w.value(), nm, NMKernel::masked_dense));
+}
+
+Var nm_conv2d(const Var& x, const Var& w, const Var& b, const autograd::Conv2dParams& p, const NMConfig& nm,
+              const NMConvWeights& prepared) {
+  if (nm.mode == NMMode::dense) return autograd::conv2d(x, w, b, p);
   require(p.groups == 1, "nm_conv2d: N:M sparsity needs groups = 1 (got " + std::to_string(p.groups) + ")");
   const Shape& xs0 = x.shape();
   require(xs0.size() == 4 || xs0.size() == 5, "nm_conv2d: input must be [N, C, H, W] or [T, N, C, H, W], got " +
@@ -146,18 +271,55 @@ Var nm_conv2d(const Var& x, const Var& w, const Var& b, const autograd::Conv2dPa
           "nm_conv2d: weight " + shape_str(wv.shape()) + " does not fit input " + shape_str(xs0));
   require(s.oh() > 0 && s.ow() > 0, "nm_conv2d: kernel larger than padded input " + shape_str(xs0));
   require(!b.defined() || b.value().numel() == s.o, "nm_conv2d: bias must have " + std::to_string(s.o) + " elements");
-  Tensor w_fw = masked(wv, forward_mask(wv, nm.pattern));
-  Tensor w_bw = nm.mode == NMMode::bdwp ? masked(wv, backward_mask(wv, nm.pattern)) : w_fw;
+  bool gemm = prepared.kernel == NMKernel::nm_gemm;
+  require(gemm ? prepared.fw && prepared.fw->rows == s.o && (nm.mode != NMMode::bdwp || prepared.bw)
+               : prepared.w_fw.shape() == wv.shape() && prepared.w_bw.shape() == wv.shape(),
+          "nm_conv2d: prepared copies do not match weight " + shape_str(wv.shape()) + " and mode " +
+              nm_mode_name(nm.mode));
   Shape ys = xs0;
   ys[lead + 1] = s.o;
   ys[lead + 2] = s.oh();
   ys[lead + 3] = s.ow();
   Tensor y = Tensor::empty(ys);
-  kernels::conv2d_forward(s, x.value().data(), w_fw.data(), b.defined() ? b.value().data() : nullptr, y.data());
-  return autograd::record(y, {x, w, b}, [x, w, b, s, w_bw, nm](const Tensor& dy) {
+  const float* bias = b.defined() ? b.value().data() : nullptr;
+  int64_t plane = s.oh() * s.ow(), kk = s.kh * s.kw;
+  if (gemm) {
+    Tensor patches = Tensor::empty({s.n * plane, kk * s.c});
+    im2col_kc(s, x.value().data(), patches.data());
+    Tensor rows = Tensor::empty({s.n * plane, s.o});
+    kernels::nm_gemm(prepared.fw->view(), patches.data(), s.n * plane, rows.data());
+    rows_to_planes(rows.data(), s.n, plane, s.o, bias, y.data());
+  } else {
+    kernels::conv2d_forward(s, x.value().data(), prepared.w_fw.data(), bias, y.data());
+  }
+  std::shared_ptr<const NMRows> fw = prepared.fw, bw = prepared.bw;
+  Tensor w_bw = prepared.w_bw;
+  return autograd::record(y, {x, w, b}, [x, w, b, s, gemm, fw, bw, w_bw, nm, plane, kk](const Tensor& dy) {
     if (x.requires_grad()) {
       Tensor dx = Tensor::empty(x.shape());
-      kernels::conv2d_backward_data(s, dy.data(), w_bw.data(), dx.data());
+      if (gemm) {
+        Tensor dy_rows = Tensor::empty({s.n * plane, s.o});
+        planes_to_rows(dy.data(), s.n, plane, s.o, dy_rows.data());
+        Tensor dcols = Tensor::empty({s.n * plane, s.c * kk});
+        if (bw) {
+          kernels::nm_gemm(bw->view(), dy_rows.data(), s.n * plane, dcols.data());
+        } else {
+          // Forward mode: dY · (W ⊙ mask_fw), a dense product over (k, c) columns.
+          Tensor wm = Tensor::empty({s.o, kk * s.c});
+          expand(*fw, wm.data());
+          Tensor dcols_kc = Tensor::empty({s.n * plane, kk * s.c});
+          dense_product(dy_rows.data(), s.n * plane, s.o, wm.data(), kk * s.c, false, dcols_kc.data());
+          float* d = dcols.data();
+          const float* e = dcols_kc.data();
+#pragma omp parallel for schedule(static)
+          for (int64_t r = 0; r < s.n * plane; ++r)
+            for (int64_t ch = 0; ch < s.c; ++ch)
+              for (int64_t k = 0; k < kk; ++k) d[(r * s.c + ch) * kk + k] = e[(r * kk + k) * s.c + ch];
+        }
+        col2im_ck(s, dcols.data(), dx.data());
+      } else {
+        kernels::conv2d_backward_data(s, dy.data(), w_bw.data(), dx.data());
+      }
       x.add_grad(dx);
     }
     if (w.requires_grad() || b.requires_grad()) {
@@ -165,7 +327,8 @@ Var nm_conv2d(const Var& x, const Var& w, const Var& b, const autograd::Conv2dPa
       Tensor db = Tensor::empty({s.o});
       kernels::conv2d_backward_weights(s, x.value().data(), dy.data(), dw.data(), db.data());
       if (w.requires_grad()) {
-        add_decay(w, nm, dw);
+        if (nm.sr_ste_decay > 0)
+          add_sr_ste_decay(w.value(), forward_mask(w.value(), nm.pattern), nm.sr_ste_decay, dw);
         w.add_grad(dw);
       }
       if (b.requires_grad()) b.add_grad(db);

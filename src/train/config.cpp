@@ -7,6 +7,7 @@
 
 #include "frugal/core/error.h"
 #include "frugal/nn/builder.h"
+#include "frugal/sparse/nm_ops.h"
 
 namespace frugal::train {
 
@@ -99,6 +100,9 @@ TrainConfig parse_train_config(const nn::Json& config, const std::string& where)
   c.sparsity = r.get_string("sparsity", c.sparsity);
   c.sparsity_mode = r.get_string("sparsity_mode", c.sparsity_mode);
   c.sr_ste_decay = r.get_double("sr_ste_decay", c.sr_ste_decay);
+  if (!c.sparsity.empty()) sparse::parse_nm(c.sparsity, where + ": sparsity");
+  sparse::parse_nm_mode(c.sparsity_mode, where + ": sparsity_mode");
+  require(c.sr_ste_decay >= 0, where + ": sr_ste_decay: must be >= 0");
   c.layers = r.get_json("layers");
   if (r.has("optimizer")) {
     nn::SpecReader o(r.get_json("optimizer"), where + ": optimizer");

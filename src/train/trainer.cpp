@@ -16,8 +16,12 @@
 #include "frugal/io/atomic_file.h"
 #include "frugal/io/safetensors.h"
 #include "frugal/nn/builder.h"
+#include "frugal/nn/layers.h"
 #include "frugal/nn/model_file.h"
+#include "frugal/snn/layers.h"
+#include "frugal/sparse/nm_layers.h"
 #include "frugal/train/datasets.h"
+#include "frugal/train/layer_families.h"
 #include "frugal/train/progress.h"
 
 namespace frugal::train {
@@ -140,12 +144,45 @@ void install_stop_handlers() {
 
 bool stop_requested() { return g_stop.load(); }
 
-autograd::Var compute_loss(const std::string& name, const autograd::Var& output, const std::vector<int>& labels) {
-  if (name == "cross_entropy") return autograd::softmax_cross_entropy(output, labels);
-  throw Error("loss: unknown loss '" + name + "' (known: cross_entropy)");
+autograd::Var compute_loss(const std::string& name, const autograd::Var& output, const std::vector<int>& labels,
+                           const autograd::Var& sequence) {
+  // A count readout makes `output` the spike counts and a membrane readout the reduced membranes,
+  // so snnTorch's ce_count_loss and ce_max_membrane_loss are the cross-entropy of `output`.
+  if (name == "cross_entropy" || name == "ce_count" || name == "ce_mem")
+    return autograd::softmax_cross_entropy(output, labels);
+  if (name == "mse_count") {
+    require(sequence.defined(), "loss mse_count: needs the output spike sequence (end the net in a count readout)");
+    return snn::mse_count_loss(sequence, labels);
+  }
+  throw Error("loss: unknown loss '" + name + "' (known: cross_entropy, ce_count, ce_mem, mse_count)");
+}
+
+ModelOutput run_model(nn::Module& model, const autograd::Var& x) {
+  auto* seq = dynamic_cast<nn::Sequential*>(&model);
+  if (!seq || seq->layers.empty() || !dynamic_cast<snn::ReadoutLayer*>(seq->layers.back().get()))
+    return {model.forward(x), {}};
+  ModelOutput out;
+  out.sequence = x;
+  for (size_t i = 0; i + 1 < seq->layers.size(); ++i) out.sequence = seq->layers[i]->forward(out.sequence);
+  out.logits = seq->layers.back()->forward(out.sequence);
+  return out;
+}
+
+void check_loss_fits(const std::string& loss, nn::Module& model) {
+  if (loss == "cross_entropy") return;
+  auto* seq = dynamic_cast<nn::Sequential*>(&model);
+  auto* last = seq && !seq->layers.empty() ? dynamic_cast<snn::ReadoutLayer*>(seq->layers.back().get()) : nullptr;
+  bool count = last && last->how == snn::Readout::spike_count;
+  if (loss == "ce_count" || loss == "mse_count")
+    require(count, "loss " + loss + ": the last layer must be a readout with mode = \"count\"");
+  else if (loss == "ce_mem")
+    require(last && !count, "loss ce_mem: the last layer must be a membrane readout (mem_mean, mem_max, mem_last)");
+  else
+    throw Error("loss: unknown loss '" + loss + "' (known: cross_entropy, ce_count, ce_mem, mse_count)");
 }
 
 EvalResult evaluate(nn::Module& model, const data::Dataset& dataset, int batch_size, const std::string& loss) {
+  check_loss_fits(loss, model);
   autograd::NoGradGuard no_grad;
   model.set_training(false);
   EvalResult r;
@@ -158,11 +195,12 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& dataset, int batch_s
     int64_t count = std::min<int64_t>(batch_size, dataset.size() - s);
     data::Batch b = data::make_batch(dataset, order, s, count);
     model.reset_state();
-    autograd::Var out = model.forward(autograd::Var(b.x));
+    ModelOutput mo = run_model(model, autograd::Var(b.x));
+    const autograd::Var& out = mo.logits;
     require(out.value().rank() == 2 && out.value().dim(1) == dataset.num_classes,
             "evaluate: model output " + shape_str(out.shape()) + " does not match " +
                 std::to_string(dataset.num_classes) + " classes");
-    loss_sum += compute_loss(loss, out, b.y).value()[0] * static_cast<double>(count);
+    loss_sum += compute_loss(loss, out, b.y, mo.sequence).value()[0] * static_cast<double>(count);
     r.confusion.add(b.y, argmax_rows(out.value()));
   }
   r.seconds = seconds_since(start);
@@ -174,6 +212,7 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& dataset, int batch_s
 }
 
 nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
+  register_layer_families();
   set_num_threads(c.threads);
   std::string dir = options.out_dir.empty() ? "runs/" + c.name : options.out_dir;
   std::filesystem::create_directories(dir);
@@ -194,6 +233,21 @@ nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
 
   Rng init_rng(c.seed);
   nn::ModulePtr model = nn::build_sequential(c.layers, init_rng);
+  check_loss_fits(c.loss, *model);
+  // N:M sparse training: sparse layers take over the dense layers' weights (the dense masters)
+  // before the optimizer sees them.
+  bool sparse_run = false;
+  if (!c.sparsity.empty()) {
+    sparse::NMConfig nm;
+    nm.pattern = sparse::parse_nm(c.sparsity, "config: sparsity");
+    nm.mode = sparse::parse_nm_mode(c.sparsity_mode, "config: sparsity_mode");
+    nm.sr_ste_decay = static_cast<float>(c.sr_ste_decay);
+    sparse_run = nm.mode != sparse::NMMode::dense;
+    if (sparse_run)
+      for (const std::string& line : sparse::sparsify(*model, nm)) log.line(line);
+    else
+      log.line("sparsity " + c.sparsity + " with sparsity_mode dense: every layer trains dense");
+  }
   Optimizer opt(model->parameters(), c.optimizer);
   int64_t steps_per_epoch = (train.size() + c.batch_size - 1) / c.batch_size;
   int64_t total_steps = steps_per_epoch * c.epochs;
@@ -207,8 +261,19 @@ nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
     log.line("resumed from " + ckpt + " at epoch " + std::to_string(pos.epoch + 1) + ", batch " + std::to_string(pos.batch));
   }
 
+  if (sparse_run) {
+    // Offline scheduling: each sparse layer's kernel is chosen once, on the training batch shape.
+    std::vector<int64_t> first(static_cast<size_t>(std::min<int64_t>(c.batch_size, train.size())));
+    for (size_t i = 0; i < first.size(); ++i) first[i] = static_cast<int64_t>(i);
+    Shape input_shape = data::make_batch(train, first, 0, static_cast<int64_t>(first.size())).x.shape();
+    input_shape[0] = c.batch_size;
+    for (const std::string& line : sparse::schedule(*model, input_shape)) log.line(line);
+    sparse::prepare_all(*model);
+  }
+
   reset_peak_bytes();
   auto train_start = Clock::now();
+  double prepare_seconds = 0;
   int64_t samples_seen = 0;
   int64_t skipped = 0;
   bool interrupted = false;
@@ -225,8 +290,9 @@ nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
       data::Batch b = data::make_batch(train, order, start, count);
       model->reset_state();
       opt.zero_grad();
-      autograd::Var out = model->forward(autograd::Var(b.x));
-      autograd::Var loss = compute_loss(c.loss, out, b.y);
+      ModelOutput mo = run_model(*model, autograd::Var(b.x));
+      const autograd::Var& out = mo.logits;
+      autograd::Var loss = compute_loss(c.loss, out, b.y, mo.sequence);
       float lv = loss.value()[0];
       if (!std::isfinite(lv)) {
         autograd::clear_tape();
@@ -244,6 +310,13 @@ nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
         continue;
       }
       opt.step(learning_rate(c.schedule, c.optimizer.lr, opt.steps, steps_per_epoch, total_steps));
+      if (sparse_run) {
+        // Both masked copies for the next step, made right after the weights change (SAT's
+        // pre-generation), so the next forward and backward start from ready copies.
+        auto t0 = Clock::now();
+        sparse::prepare_all(*model);
+        prepare_seconds += seconds_since(t0);
+      }
       std::vector<int> pred = argmax_rows(out.value());
       for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == b.y[i];
       counted += count;
@@ -287,6 +360,11 @@ nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
   m["peak_bytes"] = train_peak;
   m["max_rss_bytes"] = max_rss_bytes();
   m["skipped_steps"] = skipped;
+  if (sparse_run) {
+    m["sparsity"] = c.sparsity;
+    m["sparsity_mode"] = c.sparsity_mode;
+    m["sparse_prepare_seconds"] = prepare_seconds;
+  }
   m["epoch_loss"] = hist.epoch_loss;
   m["epoch_train_accuracy"] = hist.epoch_train_acc;
   if (!hist.epoch_val_acc.empty()) m["epoch_val_accuracy"] = hist.epoch_val_acc;
@@ -295,6 +373,15 @@ nn::Json run_training(const TrainConfig& c, const TrainOptions& options) {
     log.line("interrupted: checkpoint saved to " + ckpt + "; continue with --resume");
     m["interrupted"] = true;
     return m;
+  }
+  if (sparse_run) {
+    // The saved (and tested) network is the sparse one: W ⊙ mask_fw, exactly what the forward
+    // pass used. The checkpoint above keeps the dense master weights for --resume.
+    sparse::prune_to_masks(*model);
+    for (const sparse::SparseLayerInfo& s : sparse::describe(*model))
+      log.line("layer " + s.name + " " + s.type + " " + s.pattern + ": " + std::to_string(s.zero_fraction) +
+               " of weights zero, " + std::to_string(s.packed_bytes) + " bytes packed (dense " +
+               std::to_string(s.dense_bytes) + ")");
   }
   EvalResult t = evaluate(*model, test, c.eval_batch_size, c.loss);
   m["test_accuracy"] = t.accuracy;

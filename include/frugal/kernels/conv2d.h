@@ -25,11 +25,17 @@ namespace onednn {
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y);
 void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx);
 void conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* db);
+void conv2d_backward(const Conv2dShape& s, const float* x, const float* dy, const float* w, float* dx, float* dw,
+                     float* db);
 }  // namespace onednn
 
-// Dispatch on the current backend.
+// Dispatch on the current backend. conv2d_backward does both backward products (dx or dw may be
+// null to skip one) and shares the work they have in common.
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y);
 void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx);
 void conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* db);
+
+void conv2d_backward(const Conv2dShape& s, const float* x, const float* dy, const float* w, float* dx, float* dw,
+                     float* db);
 
 }  // namespace frugal::kernels

@@ -1,7 +1,8 @@
 // Rebuilds modules from their JSON specs (the "layers" of a TOML config or a saved model's
 // metadata). Unknown types and keys are errors naming the layer and the key. Each family of
-// modules (nn, snn, lmu, rev, sparse) contributes one try_build_* function; build_module asks
-// them in turn.
+// modules (nn, snn, lmu, sparse, ...) contributes one try_build_* function; build_module asks
+// nn's first, then the families added with add_module_builder (train::register_layer_families()
+// adds them all), so nn never includes the families above it.
 #pragma once
 #include "frugal/core/rng.h"
 #include "frugal/nn/module.h"
@@ -13,6 +14,10 @@ ModulePtr build_module(const Json& spec, Rng& rng);
 ModulePtr build_module(const Json& spec, Rng& rng, const std::string& where);
 // [{"type": ...}, ...] -> Sequential
 ModulePtr build_sequential(const Json& layers, Rng& rng);
+
+// A family's builder returns nullptr for types it does not know. Adding one twice is a no-op.
+using ModuleBuilder = ModulePtr (*)(const Json& spec, Rng& rng, const std::string& where);
+void add_module_builder(ModuleBuilder builder);
 
 // Reads keys from a layer spec and remembers which were read, so unread (unknown) keys can be
 // reported: `SpecReader r(spec, "layers[3]"); int k = r.get_int("kernel", 3); r.finish();`

@@ -33,8 +33,23 @@ struct EvalResult {
 // Evaluates without recording gradients, in batches, resetting stateful modules per batch.
 EvalResult evaluate(nn::Module& model, const data::Dataset& dataset, int batch_size, const std::string& loss);
 
-// The loss named in configs: cross_entropy, or a family's own (snn: mse_count).
-autograd::Var compute_loss(const std::string& name, const autograd::Var& output, const std::vector<int>& labels);
+// The loss named in configs: cross_entropy on logits [N, classes], or the spiking losses ce_count
+// (CE of spike counts), ce_mem (CE of a membrane readout) and mse_count (snnTorch mse_count_loss,
+// which needs `sequence`, the spikes [T, N, classes] before the final count readout).
+autograd::Var compute_loss(const std::string& name, const autograd::Var& output, const std::vector<int>& labels,
+                           const autograd::Var& sequence = {});
+
+// A model's output for a batch. When the model is a Sequential ending in a spiking readout,
+// `sequence` is that readout's input and `logits` its output; otherwise only logits is set.
+struct ModelOutput {
+  autograd::Var logits;
+  autograd::Var sequence;
+};
+ModelOutput run_model(nn::Module& model, const autograd::Var& x);
+
+// Throws unless the loss is known and the model ends the way it needs (count readout for
+// ce_count and mse_count, a membrane readout for ce_mem).
+void check_loss_fits(const std::string& loss, nn::Module& model);
 
 // Installs SIGINT/SIGTERM handlers that ask the running training to stop at the next batch.
 void install_stop_handlers();

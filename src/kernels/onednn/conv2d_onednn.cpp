@@ -132,19 +132,32 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
   stream().wait();
 }
 
-void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
-  ConvPrimitives& p = primitives(s);
+namespace {
+void ensure_backward_data(ConvPrimitives& p) {
+  if (p.bwd_data_pd) return;
   const Descs& d = p.plain;
-  if (!p.bwd_data_pd) {
-    dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, any_like(d.src),
-                                             any_like(d.weights), any_like(d.dst), d.strides, d.padding, d.padding);
-    p.bwd_data_pd = std::make_unique<dnnl::convolution_backward_data::primitive_desc>(bd, user_scratchpad(),
-                                                                                      engine(), p.fwd_pd);
-    p.bwd_data = dnnl::convolution_backward_data(*p.bwd_data_pd);
-  }
+  dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, any_like(d.src), any_like(d.weights),
+                                           any_like(d.dst), d.strides, d.padding, d.padding);
+  p.bwd_data_pd =
+      std::make_unique<dnnl::convolution_backward_data::primitive_desc>(bd, user_scratchpad(), engine(), p.fwd_pd);
+  p.bwd_data = dnnl::convolution_backward_data(*p.bwd_data_pd);
+}
+
+void ensure_backward_weights(ConvPrimitives& p) {
+  if (p.bwd_weights_pd) return;
+  const Descs& d = p.plain;
+  dnnl::convolution_backward_weights::desc bd(dnnl::algorithm::convolution_direct, any_like(d.src),
+                                              any_like(d.weights), d.bias, any_like(d.dst), d.strides, d.padding,
+                                              d.padding);
+  p.bwd_weights_pd = std::make_unique<dnnl::convolution_backward_weights::primitive_desc>(bd, user_scratchpad(),
+                                                                                          engine(), p.fwd_pd);
+  p.bwd_weights = dnnl::convolution_backward_weights(*p.bwd_weights_pd);
+}
+
+void run_backward_data(ConvPrimitives& p, const memory& mdy, const float* w, float* dx) {
   auto& pd = *p.bwd_data_pd;
-  Tensor hdy, hw, hdx, hs;
-  memory mdy = input_as(pd.diff_dst_desc(), d.dst, dy, hdy);
+  const Descs& d = p.plain;
+  Tensor hw, hdx, hs;
   memory mw = input_as(pd.weights_desc(), d.weights, w, hw);
   memory mdx = output_as(pd.diff_src_desc(), d.src, dx, hdx);
   memory ms = scratchpad(pd.scratchpad_desc(), hs);
@@ -154,25 +167,15 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
   stream().wait();
 }
 
-void conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* db) {
-  ConvPrimitives& p = primitives(s);
-  const Descs& d = p.plain;
-  if (!p.bwd_weights_pd) {
-    dnnl::convolution_backward_weights::desc bd(dnnl::algorithm::convolution_direct, any_like(d.src),
-                                                any_like(d.weights), d.bias, any_like(d.dst), d.strides, d.padding,
-                                                d.padding);
-    p.bwd_weights_pd = std::make_unique<dnnl::convolution_backward_weights::primitive_desc>(
-        bd, user_scratchpad(), engine(), p.fwd_pd);
-    p.bwd_weights = dnnl::convolution_backward_weights(*p.bwd_weights_pd);
-  }
+void run_backward_weights(ConvPrimitives& p, const float* x, const memory& mdy, float* dw, float* db) {
   auto& pd = *p.bwd_weights_pd;
-  Tensor hx, hdy, hdw, hs, bias_sink;
+  const Descs& d = p.plain;
+  Tensor hx, hdw, hs, bias_sink;
   if (!db) {
-    bias_sink = Tensor::empty({s.o});
+    bias_sink = Tensor::empty({d.bias.dims()[0]});
     db = bias_sink.data();
   }
   memory mx = input_as(pd.src_desc(), d.src, x, hx);
-  memory mdy = input_as(pd.diff_dst_desc(), d.dst, dy, hdy);
   memory mdw = output_as(pd.diff_weights_desc(), d.weights, dw, hdw);
   memory mdb(d.bias, engine(), db);
   memory ms = scratchpad(pd.scratchpad_desc(), hs);
@@ -180,6 +183,36 @@ void conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* 
                                    {DNNL_ARG_DIFF_BIAS, mdb}, {DNNL_ARG_SCRATCHPAD, ms}});
   finish_output(mdw, d.weights, dw);
   stream().wait();
+}
+}  // namespace
+
+void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+  onednn::conv2d_backward(s, nullptr, dy, w, dx, nullptr, nullptr);
+}
+
+void conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* db) {
+  onednn::conv2d_backward(s, x, dy, nullptr, nullptr, dw, db);
+}
+
+void conv2d_backward(const Conv2dShape& s, const float* x, const float* dy, const float* w, float* dx, float* dw,
+                     float* db) {
+  ConvPrimitives& p = primitives(s);
+  memory cached_dy;
+  Tensor hdy;
+  if (dx) {
+    ensure_backward_data(p);
+    cached_dy = input_as(p.bwd_data_pd->diff_dst_desc(), p.plain.dst, dy, hdy);
+    run_backward_data(p, cached_dy, w, dx);
+  }
+  if (dw) {
+    ensure_backward_weights(p);
+    // Backward-data and backward-weights usually want the same blocked dy: reorder it once.
+    Tensor hdy2;
+    memory mdy = cached_dy && cached_dy.get_desc() == p.bwd_weights_pd->diff_dst_desc()
+                     ? cached_dy
+                     : input_as(p.bwd_weights_pd->diff_dst_desc(), p.plain.dst, dy, hdy2);
+    run_backward_weights(p, x, mdy, dw, db);
+  }
 }
 
 }  // namespace onednn
@@ -203,6 +236,13 @@ void conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* 
     ref::conv2d_backward_weights(s, x, dy, dw, db);
   else
     onednn::conv2d_backward_weights(s, x, dy, dw, db);
+}
+
+void conv2d_backward(const Conv2dShape& s, const float* x, const float* dy, const float* w, float* dx, float* dw,
+                     float* db) {
+  if (backend() == Backend::fast) return onednn::conv2d_backward(s, x, dy, w, dx, dw, db);
+  if (dx) ref::conv2d_backward_data(s, dy, w, dx);
+  if (dw) ref::conv2d_backward_weights(s, x, dy, dw, db);
 }
 
 }  // namespace frugal::kernels

@@ -1,0 +1,469 @@
+// NIR files through the HDF5 C API. Layout from neuromorphs/NIR nir/serialization.py: every node
+// is a group with a "type" string and its parameters as datasets; newer writers add "input_type",
+// "output_type" and "metadata" subgroups, which are read where they carry shapes and skipped
+// otherwise. Files are written in memory (HDF5's core driver) and then replaced atomically.
+#include "frugal/io/nir.h"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "frugal/core/error.h"
+#include "frugal/io/atomic_file.h"
+
+namespace frugal::io {
+
+namespace {
+
+constexpr int64_t kMaxElements = int64_t(1) << 28;
+constexpr int kMaxRank = 8;
+constexpr int kMaxDepth = 16;          // nested NIRGraphs
+constexpr int64_t kMaxStringBytes = 1 << 20;
+
+// Closes an HDF5 id with the right function when it goes out of scope.
+class Hid {
+ public:
+  Hid(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Hid() {
+    if (id_ >= 0) close_(id_);
+  }
+  Hid(const Hid&) = delete;
+  Hid& operator=(const Hid&) = delete;
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+// HDF5 prints its error stack to stderr by default; frugal reports errors itself.
+void silence_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+bool is_int_key(const std::string& key) {
+  static const std::set<std::string> keys = {"shape",       "input_shape", "stride",    "padding",
+                                             "dilation",    "groups",      "kernel_size", "start_dim",
+                                             "end_dim",     "input_type",  "output_type"};
+  return keys.count(key) > 0;
+}
+
+struct TypeSpec {
+  std::string type;
+  std::vector<std::string> required;
+};
+
+const std::vector<TypeSpec>& type_specs() {
+  static const std::vector<TypeSpec> specs = {
+      {"Input", {"shape"}},
+      {"Output", {}},
+      {"Affine", {"weight", "bias"}},
+      {"Linear", {"weight"}},
+      {"Scale", {"scale"}},
+      {"Conv1d", {"weight", "stride", "padding", "dilation", "groups", "bias"}},
+      {"Conv2d", {"weight", "stride", "padding", "dilation", "groups", "bias"}},
+      {"Flatten", {"start_dim", "end_dim"}},
+      {"SumPool2d", {"kernel_size", "stride", "padding"}},
+      {"AvgPool2d", {"kernel_size", "stride", "padding"}},
+      {"Delay", {"delay"}},
+      {"Threshold", {"threshold"}},
+      {"I", {"r"}},
+      {"IF", {"r", "v_threshold"}},
+      {"LI", {"tau", "r", "v_leak"}},
+      {"LIF", {"tau", "r", "v_leak", "v_threshold"}},
+      {"CubaLI", {"tau_syn", "tau_mem", "r", "v_leak"}},
+      {"CubaLIF", {"tau_syn", "tau_mem", "r", "v_leak", "v_threshold"}},
+      {"NIRGraph", {}},
+  };
+  return specs;
+}
+
+const TypeSpec* find_spec(const std::string& type) {
+  for (const TypeSpec& s : type_specs())
+    if (s.type == type) return &s;
+  return nullptr;
+}
+
+std::string join_path(const std::string& a, const std::string& b) { return a.empty() ? b : a + "/" + b; }
+
+std::vector<std::string> member_names(hid_t group, const std::string& where) {
+  H5G_info_t info;
+  require(H5Gget_info(group, &info) >= 0, where + ": cannot list the group");
+  require(info.nlinks <= 100000, where + ": too many members (" + std::to_string(info.nlinks) + ")");
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    ssize_t len = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    require(len >= 0 && len < 4096, where + ": unreadable member name");
+    std::string name(static_cast<size_t>(len) + 1, '\0');
+    H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+    name.resize(static_cast<size_t>(len));
+    names.push_back(name);
+  }
+  return names;
+}
+
+// H5I_GROUP, H5I_DATASET or H5I_BADID when the member is neither (or a broken link).
+H5I_type_t member_kind(hid_t group, const std::string& name) {
+  if (H5Lexists(group, name.c_str(), H5P_DEFAULT) <= 0) return H5I_BADID;
+  Hid obj(H5Oopen(group, name.c_str(), H5P_DEFAULT), H5Oclose);
+  if (!obj.ok()) return H5I_BADID;
+  return H5Iget_type(obj.get());
+}
+
+Shape dataset_shape(hid_t dset, const std::string& where) {
+  Hid space(H5Dget_space(dset), H5Sclose);
+  require(space.ok(), where + ": cannot read the dataspace");
+  int rank = H5Sget_simple_extent_ndims(space.get());
+  require(rank >= 0 && rank <= kMaxRank, where + ": rank must be 0.." + std::to_string(kMaxRank));
+  hsize_t dims[kMaxRank];
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  Shape shape;
+  int64_t numel = 1;
+  for (int i = 0; i < rank; ++i) {
+    require(dims[i] <= static_cast<hsize_t>(kMaxElements), where + ": dimension too large");
+    shape.push_back(static_cast<int64_t>(dims[i]));
+    numel *= shape.back();
+    require(numel <= kMaxElements, where + ": more than 2^28 elements");
+  }
+  return shape;
+}
+
+// All strings of a string dataset (scalar or any shape), variable or fixed length.
+std::vector<std::string> read_strings(hid_t group, const std::string& name, const std::string& where) {
+  Hid dset(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
+  require(dset.ok(), where + ": cannot open dataset");
+  Hid ftype(H5Dget_type(dset.get()), H5Tclose);
+  require(H5Tget_class(ftype.get()) == H5T_STRING, where + ": expected a string dataset");
+  Shape shape = dataset_shape(dset.get(), where);
+  const int64_t n = shape_numel(shape);
+  require(n <= 1 << 20, where + ": too many strings");
+  std::vector<std::string> out;
+  Hid space(H5Dget_space(dset.get()), H5Sclose);
+  if (H5Tis_variable_str(ftype.get()) > 0) {
+    Hid mtype(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mtype.get(), H5T_VARIABLE);
+    H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
+    std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
+    if (n > 0) {
+      require(H5Dread(dset.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) >= 0,
+              where + ": cannot read strings");
+    }
+    for (char* p : ptrs) {
+      std::string s = p ? std::string(p, strnlen(p, kMaxStringBytes)) : std::string();
+      out.push_back(s);
+    }
+    if (n > 0) H5Dvlen_reclaim(mtype.get(), space.get(), H5P_DEFAULT, ptrs.data());
+  } else {
+    const size_t size = H5Tget_size(ftype.get());
+    require(size > 0 && size <= static_cast<size_t>(kMaxStringBytes), where + ": string length out of range");
+    require(static_cast<int64_t>(size) * n <= kMaxElements, where + ": strings too large");
+    Hid mtype(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mtype.get(), size);
+    std::vector<char> buf(size * static_cast<size_t>(n) + 1, '\0');
+    if (n > 0) {
+      require(H5Dread(dset.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) >= 0,
+              where + ": cannot read strings");
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const char* p = buf.data() + static_cast<size_t>(i) * size;
+      out.push_back(std::string(p, strnlen(p, size)));
+    }
+  }
+  return out;
+}
+
+std::string read_string(hid_t group, const std::string& name, const std::string& where) {
+  std::vector<std::string> s = read_strings(group, name, where);
+  require(s.size() == 1, where + ": expected one string, found " + std::to_string(s.size()));
+  return s[0];
+}
+
+bool is_string_dataset(hid_t group, const std::string& name) {
+  Hid dset(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!dset.ok()) return false;
+  Hid ftype(H5Dget_type(dset.get()), H5Tclose);
+  return H5Tget_class(ftype.get()) == H5T_STRING;
+}
+
+NirArray read_array(hid_t group, const std::string& name, const std::string& where) {
+  Hid dset(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
+  require(dset.ok(), where + ": cannot open dataset");
+  Hid ftype(H5Dget_type(dset.get()), H5Tclose);
+  NirArray a;
+  a.name = name;
+  const H5T_class_t cls = H5Tget_class(ftype.get());
+  const size_t size = H5Tget_size(ftype.get());
+  if (cls == H5T_FLOAT && size == 4) {
+    a.dtype = NirDtype::f32;
+  } else if (cls == H5T_FLOAT && size == 8) {
+    a.dtype = NirDtype::f64;
+  } else if (cls == H5T_INTEGER) {
+    a.dtype = NirDtype::i64;
+  } else {
+    throw Error(where + ": expected float32, float64 or integer data");
+  }
+  a.shape = dataset_shape(dset.get(), where);
+  a.values.resize(static_cast<size_t>(shape_numel(a.shape)));
+  if (a.dtype == NirDtype::i64) {
+    std::vector<int64_t> ints(a.values.size());
+    if (!ints.empty()) {
+      require(H5Dread(dset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ints.data()) >= 0,
+              where + ": cannot read integers");
+    }
+    for (size_t i = 0; i < ints.size(); ++i) a.values[i] = static_cast<double>(ints[i]);
+  } else if (!a.values.empty()) {
+    require(H5Dread(dset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.values.data()) >= 0,
+            where + ": cannot read values");
+  }
+  return a;
+}
+
+void check_node(const NirNode& node, const std::string& where);
+
+NirNode read_node(hid_t group, const std::string& name, const std::string& file, const std::string& path,
+                  int depth) {
+  const std::string where = file + ": node '" + path + "'";
+  require(depth <= kMaxDepth, where + ": graphs nested deeper than " + std::to_string(kMaxDepth));
+  require(member_kind(group, "type") == H5I_DATASET, where + ": missing dataset 'type'");
+  NirNode node;
+  node.name = name;
+  node.type = read_string(group, "type", where + " 'type'");
+  require(find_spec(node.type) != nullptr, where + ": unknown node type '" + node.type + "'");
+  for (const std::string& key : member_names(group, where)) {
+    if (key == "type") continue;
+    const H5I_type_t kind = member_kind(group, key);
+    if (kind == H5I_GROUP) {
+      // Newer NIR writes {"input": shape} / {"output": shape} groups; Flatten and Conv need them.
+      if (key == "input_type" || key == "output_type") {
+        Hid sub(H5Gopen2(group, key.c_str(), H5P_DEFAULT), H5Gclose);
+        const std::string inner = key == "input_type" ? "input" : "output";
+        if (member_kind(sub.get(), inner) == H5I_DATASET) {
+          NirArray a = read_array(sub.get(), inner, where + " '" + key + "/" + inner + "'");
+          a.name = key;
+          node.arrays.push_back(a);
+        }
+      }
+      continue;  // "nodes" is read below; "metadata" carries nothing frugal uses
+    }
+    require(kind == H5I_DATASET, where + ": '" + key + "' is neither a group nor a dataset");
+    if (key == "edges") continue;
+    if (is_string_dataset(group, key)) {
+      const std::string s = read_string(group, key, where + " '" + key + "'");
+      // NIR allows padding "valid" (no padding); "same" depends on the input and is not supported.
+      require(key == "padding" && s == "valid",
+              where + ": '" + key + "' is the string '" + s + "', expected numbers");
+      NirArray a;
+      a.name = key;
+      a.dtype = NirDtype::i64;
+      a.shape = {2};
+      a.values = {0, 0};
+      node.arrays.push_back(a);
+      continue;
+    }
+    NirArray a = read_array(group, key, where + " '" + key + "'");
+    if (is_int_key(key)) {
+      require(a.dtype == NirDtype::i64, where + ": '" + key + "' must be integers");
+    } else {
+      require(a.dtype != NirDtype::i64, where + ": '" + key + "' must be float32 or float64, got integers");
+    }
+    node.arrays.push_back(a);
+  }
+  if (node.type == "NIRGraph") {
+    require(member_kind(group, "nodes") == H5I_GROUP, where + ": missing group 'nodes'");
+    require(member_kind(group, "edges") == H5I_DATASET, where + ": missing dataset 'edges'");
+    Hid nodes(H5Gopen2(group, "nodes", H5P_DEFAULT), H5Gclose);
+    for (const std::string& child : member_names(nodes.get(), where + " 'nodes'")) {
+      require(member_kind(nodes.get(), child) == H5I_GROUP,
+              file + ": node '" + join_path(path, child) + "' is not a group");
+      Hid sub(H5Gopen2(nodes.get(), child.c_str(), H5P_DEFAULT), H5Gclose);
+      node.nodes.push_back(read_node(sub.get(), child, file, join_path(path, child), depth + 1));
+    }
+    // h5py writes an empty edge list as a float array of shape (0,).
+    Hid dset(H5Dopen2(group, "edges", H5P_DEFAULT), H5Dclose);
+    Shape eshape = dataset_shape(dset.get(), where + " 'edges'");
+    if (shape_numel(eshape) > 0) {
+      require(eshape.size() == 2 && eshape[1] == 2, where + ": 'edges' must be [E, 2] strings");
+      std::vector<std::string> e = read_strings(group, "edges", where + " 'edges'");
+      for (size_t i = 0; i + 1 < e.size(); i += 2) node.edges.push_back({e[i], e[i + 1]});
+    }
+  }
+  check_node(node, where);
+  return node;
+}
+
+// Parameter presence, ranks and agreeing sizes per node type: a wrong-rank weight is caught here,
+// naming the node, before anything is built from it.
+void check_node(const NirNode& node, const std::string& where) {
+  const TypeSpec* spec = find_spec(node.type);
+  for (const std::string& key : spec->required) node.get(key, where);
+  auto rank_is = [&](const std::string& key, size_t rank) {
+    const NirArray& a = node.get(key, where);
+    require(a.shape.size() == rank, where + ": '" + key + "' must have rank " + std::to_string(rank) + ", got " +
+                                        shape_str(a.shape));
+    return a.shape;
+  };
+  if (node.type == "Affine" || node.type == "Linear") {
+    Shape w = rank_is("weight", 2);
+    if (node.type == "Affine") {
+      const NirArray& b = node.get("bias", where);
+      require(shape_numel(b.shape) == w[0], where + ": 'bias' must have " + std::to_string(w[0]) + " elements");
+    }
+  } else if (node.type == "Conv1d" || node.type == "Conv2d") {
+    Shape w = rank_is("weight", node.type == "Conv1d" ? 3 : 4);
+    const NirArray& b = node.get("bias", where);
+    require(shape_numel(b.shape) == w[0], where + ": 'bias' must have " + std::to_string(w[0]) + " elements");
+    const NirArray& g = node.get("groups", where);
+    require(g.values.size() == 1 && g.values[0] >= 1, where + ": 'groups' must be one positive integer");
+  } else if (node.type == "SumPool2d" || node.type == "AvgPool2d") {
+    for (const char* key : {"kernel_size", "stride", "padding"}) {
+      const NirArray& a = node.get(key, where);
+      require(a.values.size() == 1 || a.values.size() == 2, where + ": '" + key + "' must have 1 or 2 entries");
+    }
+  } else if (node.type == "Input") {
+    const NirArray& s = node.get("shape", where);
+    require(s.shape.size() <= 1, where + ": 'shape' must be a list of sizes");
+    for (double v : s.values) require(v >= 1 && v <= kMaxElements, where + ": 'shape' entries must be positive");
+  } else if (node.type == "NIRGraph") {
+    std::set<std::string> names;
+    for (const NirNode& n : node.nodes) names.insert(n.name);
+    for (const auto& e : node.edges) {
+      require(names.count(e.first) > 0, where + ": edge '" + e.first + "' -> '" + e.second + "' starts at no node");
+      require(names.count(e.second) > 0, where + ": edge '" + e.first + "' -> '" + e.second + "' ends at no node");
+    }
+  } else if (node.type != "Output" && node.type != "Flatten") {
+    // Neurons, Scale, Threshold, Delay: every array is per neuron, so all must agree in size.
+    int64_t numel = -1;
+    for (const NirArray& a : node.arrays) {
+      if (a.name == "input_type" || a.name == "output_type") continue;
+      const int64_t k = shape_numel(a.shape);
+      if (numel < 0 || numel == 1) numel = std::max(numel, k);
+      require(k == 1 || k == numel, where + ": '" + a.name + "' has " + std::to_string(k) + " elements, expected " +
+                                        std::to_string(numel));
+    }
+  }
+}
+
+void write_string(hid_t group, const std::string& name, const std::vector<std::string>& values, const Shape& shape,
+                  const std::string& where) {
+  Hid type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  Hid space(shape.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+            H5Sclose);
+  Hid dset(H5Dcreate2(group, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  require(dset.ok(), where + ": cannot create dataset '" + name + "'");
+  std::vector<const char*> ptrs;
+  for (const std::string& s : values) ptrs.push_back(s.c_str());
+  if (!ptrs.empty()) {
+    require(H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) >= 0,
+            where + ": cannot write '" + name + "'");
+  }
+}
+
+void write_array(hid_t group, const NirArray& a, const std::string& where) {
+  require(static_cast<int64_t>(a.values.size()) == shape_numel(a.shape),
+          where + ": '" + a.name + "' has " + std::to_string(a.values.size()) + " values for shape " + shape_str(a.shape));
+  std::vector<hsize_t> dims(a.shape.begin(), a.shape.end());
+  Hid space(a.shape.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+            H5Sclose);
+  hid_t ftype = a.dtype == NirDtype::f32 ? H5T_IEEE_F32LE : a.dtype == NirDtype::f64 ? H5T_IEEE_F64LE : H5T_STD_I64LE;
+  Hid dset(H5Dcreate2(group, a.name.c_str(), ftype, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  require(dset.ok(), where + ": cannot create dataset '" + a.name + "'");
+  if (a.values.empty()) return;
+  herr_t rc;
+  if (a.dtype == NirDtype::i64) {
+    std::vector<int64_t> ints(a.values.begin(), a.values.end());
+    rc = H5Dwrite(dset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ints.data());
+  } else {
+    rc = H5Dwrite(dset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.values.data());
+  }
+  require(rc >= 0, where + ": cannot write '" + a.name + "'");
+}
+
+void write_node(hid_t group, const NirNode& node, const std::string& where) {
+  require(find_spec(node.type) != nullptr, where + ": unknown node type '" + node.type + "'");
+  write_string(group, "type", {node.type}, {}, where);
+  for (const NirArray& a : node.arrays) write_array(group, a, where);
+  if (node.type != "NIRGraph") return;
+  Hid nodes(H5Gcreate2(group, "nodes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  for (const NirNode& child : node.nodes) {
+    Hid sub(H5Gcreate2(nodes.get(), child.name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    require(sub.ok(), where + ": cannot create node '" + child.name + "' (empty or duplicate name?)");
+    write_node(sub.get(), child, where + "/" + child.name);
+  }
+  std::vector<std::string> flat;
+  for (const auto& e : node.edges) {
+    flat.push_back(e.first);
+    flat.push_back(e.second);
+  }
+  write_string(group, "edges", flat, {static_cast<int64_t>(node.edges.size()), 2}, where);
+}
+
+}  // namespace
+
+const NirArray* NirNode::find(const std::string& key) const {
+  for (const NirArray& a : arrays)
+    if (a.name == key) return &a;
+  return nullptr;
+}
+
+const NirArray& NirNode::get(const std::string& key, const std::string& where) const {
+  const NirArray* a = find(key);
+  require(a != nullptr, where + ": missing dataset '" + key + "' for a " + type + " node");
+  return *a;
+}
+
+const NirNode* NirNode::find_node(const std::string& node_name) const {
+  for (const NirNode& n : nodes)
+    if (n.name == node_name) return &n;
+  return nullptr;
+}
+
+const std::vector<std::string>& nir_node_types() {
+  static const std::vector<std::string> types = [] {
+    std::vector<std::string> t;
+    for (const TypeSpec& s : type_specs()) t.push_back(s.type);
+    return t;
+  }();
+  return types;
+}
+
+NirFile read_nir(const std::string& path) {
+  silence_hdf5();
+  require(H5Fis_hdf5(path.c_str()) > 0, path + ": not an HDF5 file (or cannot be opened)");
+  Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  require(file.ok(), path + ": cannot open the HDF5 file");
+  NirFile out;
+  if (member_kind(file.get(), "version") == H5I_DATASET) out.version = read_string(file.get(), "version", path + ": 'version'");
+  require(member_kind(file.get(), "node") == H5I_GROUP, path + ": missing group 'node' (the graph)");
+  Hid node(H5Gopen2(file.get(), "node", H5P_DEFAULT), H5Gclose);
+  out.graph = read_node(node.get(), "", path, "", 0);
+  require(out.graph.type == "NIRGraph", path + ": the top node is a " + out.graph.type + ", expected NIRGraph");
+  infer_nir_shapes(out.graph, path);
+  return out;
+}
+
+void write_nir(const std::string& path, const NirFile& nir) {
+  silence_hdf5();
+  // An in-memory file (core driver, no backing store) gives the bytes for an atomic replace.
+  Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fapl_core(fapl.get(), 1 << 16, 0);
+  std::string bytes;
+  {
+    Hid file(H5Fcreate((path + ".mem").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
+    require(file.ok(), path + ": cannot create an HDF5 image");
+    write_string(file.get(), "version", {nir.version.empty() ? std::string("0.2.0") : nir.version}, {}, path);
+    Hid node(H5Gcreate2(file.get(), "node", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    write_node(node.get(), nir.graph, path + ": node");
+    H5Fflush(file.get(), H5F_SCOPE_GLOBAL);
+    ssize_t size = H5Fget_file_image(file.get(), nullptr, 0);
+    require(size > 0, path + ": cannot get the HDF5 image");
+    bytes.resize(static_cast<size_t>(size));
+    require(H5Fget_file_image(file.get(), bytes.data(), bytes.size()) == size, path + ": cannot copy the HDF5 image");
+  }
+  write_file_atomic(path, bytes);
+}
+
+}  // namespace frugal::io
