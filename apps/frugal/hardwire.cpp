@@ -3,6 +3,7 @@
 // its dataset), writes the netlist, a testbench replaying test inputs and a README into DIR, and
 // reports the float and integer-reference accuracies; --simulate runs Icarus Verilog on N test
 // inputs and counts output codes that differ from the reference; --synth counts Yosys cells.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -60,6 +61,8 @@ void add_hardwire(CLI::App& app) {
     apply_common_options(opt->common);
     hardwire::NetStyle style = hardwire::parse_style(opt->style);
     hardwire::WeightFormat format = hardwire::parse_weight_format(opt->format);
+    require(!opt->synth || hardwire::tool_available("yosys"),
+            "hardwire: --synth needs yosys on PATH (Debian package yosys, scripts/setup.sh)");
     nn::SavedModel saved = nn::load_model(opt->model);
     QuantizedModel q = quantize_saved_model(saved, format, opt->dataset, opt->data_dir, opt->calibrate);
     hardwire::Netlist nl = hardwire::generate_netlist(q.net, style);
@@ -123,7 +126,6 @@ void add_hardwire(CLI::App& app) {
       out["simulate_seconds"] = seconds;
     }
     if (opt->synth) {
-      require(hardwire::tool_available("yosys"), "hardwire: --synth needs yosys on PATH (Debian package yosys)");
       if (nl.nonzero_weights > kSlowSynthWeights)
         log("warning: synthesizing " + std::to_string(nl.nonzero_weights) +
             " non-zero weights with yosys may take many minutes");
