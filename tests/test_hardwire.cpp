@@ -1,6 +1,7 @@
 // Hardwiring: the weight formats (FP4 code table, MXFP4 blocks, integer round trips), CSD recoding,
 // the integer reference against float inference, refusals, and the generated netlists of every
-// style simulated with Icarus Verilog against the integer reference, bit for bit.
+// style simulated with Icarus Verilog against the integer reference, bit for bit, and the
+// conversion of a frugal model tree into the FloatNet quantization reads.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,10 +12,12 @@
 #include "frugal/core/rng.h"
 #include "frugal/hardwire/cost_model.h"
 #include "frugal/hardwire/csd.h"
+#include "frugal/hardwire/from_module.h"
 #include "frugal/hardwire/netlist.h"
 #include "frugal/hardwire/quant.h"
 #include "frugal/hardwire/simulate.h"
 #include "frugal/hardwire/synth.h"
+#include "frugal/nn/layers.h"
 
 using namespace frugal::hardwire;
 using frugal::Error;
@@ -214,7 +217,87 @@ TEST(Reference, ConvAndMaxpoolMatchFloatAtInt8) {
     ASSERT_EQ(c.size(), 4u);
     for (size_t o = 0; o < 4; ++o) EXPECT_NEAR(c[o] * q.layers.back().out_scale, y[o], 0.05);
   }
-  EXPECT_THROW(generate_netlist(q, NetStyle::hn), Error);  // conv2d is not hardwired
+  EXPECT_THROW(generate_netlist(q, NetStyle::hn), Error);  // maxpool2d is not hardwired
+}
+
+TEST(Simulated, ConvLowersToTheLinearLayerItEquals) {
+  if (!tool_available("iverilog") || !tool_available("vvp")) GTEST_SKIP() << "iverilog/vvp not on PATH";
+  Rng rng(7);
+  FloatNet net;
+  net.input_size = 2 * 6 * 6;
+  FloatLayer conv;
+  conv.kind = LayerKind::conv2d;
+  conv.in_channels = 2;
+  conv.out_channels = 3;
+  conv.kernel = 3;
+  conv.stride = 2;
+  conv.pad = 1;  // padded edges and a stride: the lowering must skip exactly the reference's taps
+  conv.in_h = conv.in_w = 6;
+  for (int i = 0; i < 3 * 2 * 9; ++i) conv.weight.push_back(rng.uniform(-0.4f, 0.4f));
+  conv.bias = {0.1f, -0.05f, 0.0f};
+  net.layers = {conv, simple(LayerKind::relu), simple(LayerKind::flatten), linear(27, 4, rng)};
+  std::vector<std::vector<float>> xs = samples(12, 72, 8);
+  for (WeightFormat format : {WeightFormat::int8, WeightFormat::fp4}) {
+    QuantNet q = quantize_net(net, format, xs);
+    std::vector<std::vector<int32_t>> inputs, expected;
+    for (const auto& x : xs) {
+      inputs.push_back(quantize_input(q, x));
+      expected.push_back(quant_forward(q, inputs.back()));
+    }
+    for (NetStyle style : {NetStyle::ce, NetStyle::hn, NetStyle::mem}) {
+      Netlist nl = generate_netlist(q, style);
+      EXPECT_EQ(nl.inputs, 72);
+      EXPECT_LE(nl.nonzero_weights, 27 * 18 + 27 * 4);  // each conv output reads at most 2x3x3 inputs
+      std::string dir = temp_dir("conv_" + style_name(style) + "_" + format_name(format));
+      SimResult r = simulate(nl, dir, inputs, expected);
+      EXPECT_EQ(r.mismatches, 0) << style_name(style) << " " << format_name(format);
+      std::filesystem::remove_all(dir);
+    }
+  }
+}
+
+TEST(FromModule, ConvertsAModelTreeThatComputesTheSame) {
+  Rng rng(11);
+  frugal::nn::Sequential model;
+  auto inner = std::make_unique<frugal::nn::Sequential>();
+  model.add(std::make_unique<frugal::nn::AvgPool2d>(2, 2, 0));
+  model.add(std::make_unique<frugal::nn::Conv2d>(2, 4, 3, 1, 1, 2, true, rng));  // grouped: widened to dense
+  model.add(std::make_unique<frugal::nn::ReLU>());
+  model.add(std::make_unique<frugal::nn::MaxPool2d>(2, 2, 0));
+  inner->add(std::make_unique<frugal::nn::Flatten>(1));
+  inner->add(std::make_unique<frugal::nn::Dropout>(0.5f, 3));
+  inner->add(std::make_unique<frugal::nn::Linear>(36, 5, true, rng));
+  model.add(std::move(inner));
+  model.set_training(false);
+  FloatNet net = float_net_from_module(model, {2, 12, 12});
+  ASSERT_EQ(net.layers.size(), 6u);  // dropout dropped
+  EXPECT_EQ(net.layers[0].kind, LayerKind::conv2d);  // the average pool
+  EXPECT_EQ(net.input_size, 288);
+  std::vector<float> x = samples(1, 288, 12)[0];
+  frugal::Tensor t({1, 2, 12, 12}, x);
+  std::vector<float> want = model.forward(frugal::nn::Var(t)).value().to_vector();
+  std::vector<float> got = float_forward(net, x);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4) << i;
+  // Quantized, the average pool's row is one repeated level: exact in every format.
+  QuantNet q = quantize_net(net, WeightFormat::fp4, samples(4, 288, 13));
+  for (int32_t w : q.layers[0].weight) EXPECT_TRUE(w == 0 || w == 12) << w;
+}
+
+TEST(FromModule, RefusesUnsupportedLayersByName) {
+  frugal::nn::Sequential model;
+  model.add(std::make_unique<frugal::nn::Flatten>(1));
+  model.add(std::make_unique<frugal::nn::BatchNorm2d>(3, 0.1f, 1e-5f));
+  try {
+    float_net_from_module(model, {3, 4, 4});
+    FAIL() << "expected an unsupported-layer error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 1 (batchnorm2d)"), std::string::npos) << e.what();
+  }
+  Rng rng(1);
+  frugal::nn::Sequential unflat;
+  unflat.add(std::make_unique<frugal::nn::Linear>(16, 2, true, rng));
+  EXPECT_THROW(float_net_from_module(unflat, {1, 4, 4}), Error);  // linear needs a flatten first
 }
 
 TEST(Reference, RefusesAccumulatorOverflow) {

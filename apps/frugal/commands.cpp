@@ -19,6 +19,8 @@ void add_commands(CLI::App& app) {
   add_run(app);
   add_data_phantom(app);
   add_bench_memory(app);
+  add_hardwire(app);
+  add_cost(app);
 }
 
 int exit_code() { return g_exit_code; }

@@ -1,7 +1,8 @@
-// `frugal eval MODEL [--data-dir DIR] [--test-limit N] [--energy] [--json]`: accuracy of a saved
-// model on the test split of the dataset its config names; with --energy also the per-layer
-// operation and energy counts (energy/energy.h), printed as a table, in --json output and merged
-// into the run folder's metrics.json when the model sits next to one.
+// `frugal eval MODEL [--data-dir DIR] [--test-limit N] [--energy] [--quantize FORMAT] [--json]`:
+// accuracy of a saved model on the test split of the dataset its config names; with --energy also
+// the per-layer operation and energy counts (energy/energy.h), printed as a table, in --json output
+// and merged into the run folder's metrics.json when the model sits next to one; with --quantize
+// also the accuracy of its integer-exact hardwire reference in that format (quantized_model.h).
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -16,17 +17,19 @@
 #include "frugal/nn/model_file.h"
 #include "frugal/train/datasets.h"
 #include "frugal/train/trainer.h"
+#include "quantized_model.h"
 
 namespace frugal::cli {
 
 void add_eval(CLI::App& app) {
   struct Options {
     CommonOptions common;
-    std::string model, data_dir, dataset;
+    std::string model, data_dir, dataset, quantize;
     int64_t test_limit = -1;
     int batch_size = 1000;
     bool energy = false;
     energy::EnergyModel em;
+    int64_t calibrate = 1000;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("eval", "evaluate a saved model on its test set");
@@ -40,6 +43,9 @@ void add_eval(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--pj-ac", opt->em.pj_per_ac, "energy per accumulate (synaptic op) in pJ (default 0.9, 45 nm)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--quantize", opt->quantize, "also report the integer reference's accuracy: fp4, int4, int8, mxfp4");
+  cmd->add_option("--calibrate", opt->calibrate, "training samples that calibrate --quantize's activation scales")
+      ->check(CLI::PositiveNumber);
   add_common_options(cmd, opt->common);
   cmd->callback([opt] {
     apply_common_options(opt->common);
@@ -87,6 +93,13 @@ void add_eval(CLI::App& app) {
         io::write_file_atomic(metrics.string(), m.dump(2) + "\n");
         log("energy written to " + metrics.string());
       }
+    }
+    if (!opt->quantize.empty()) {
+      hardwire::WeightFormat format = hardwire::parse_weight_format(opt->quantize);
+      QuantizedAccuracy q = quantized_accuracy(quantize_saved_model(saved, format, dataset, dir, opt->calibrate), test);
+      log(opt->quantize + " integer reference: test accuracy " + std::to_string(q.reference_accuracy));
+      out["format"] = opt->quantize;
+      out["reference_accuracy"] = q.reference_accuracy;
     }
     emit_json(opt->common, out);
   });

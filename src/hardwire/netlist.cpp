@@ -69,7 +69,7 @@ Netlist generate_netlist(const QuantNet& net, NetStyle style) {
     int64_t n = static_cast<int64_t>(h.inputs) * h.outputs;
     nl.cycles_per_sample += style == NetStyle::ce ? 2 : style == NetStyle::hn ? 10 : n + 1;
     nl.weights += n;
-    for (int32_t w : h.layer->weight) nl.nonzero_weights += w != 0;
+    for (int32_t w : h.layer.weight) nl.nonzero_weights += w != 0;
   }
   nl.verilog += verilog::top_module(layers);
 

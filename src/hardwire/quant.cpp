@@ -361,8 +361,9 @@ QuantNet quantize_net(const FloatNet& net, WeightFormat format, const std::vecto
         l.weight.insert(l.weight.end(), rows[o].level.begin(), rows[o].level.end());
         l.weight_scale.push_back(sw);
         double unit = static_cast<double>(scale) * sw;
-        double b = f.bias.empty() ? 0.0 : f.bias[o] / unit;
-        require(std::fabs(b) < 2147483647.0, at + ": bias " + std::to_string(f.bias[o]) +
+        float fb = f.bias.empty() ? 0.0f : f.bias[o];  // a layer without bias (an average pool) has none to read
+        double b = fb / unit;
+        require(std::fabs(b) < 2147483647.0, at + ": bias " + std::to_string(fb) +
                                                  " overflows the 32-bit accumulator at this scale");
         l.bias.push_back(static_cast<int32_t>(round_half_away(b)));
         int32_t mult = 0, shift = 1;

@@ -74,17 +74,50 @@ std::string Emitter::requant(const Sig& acc, int32_t bias, int32_t mult, int32_t
   return name;
 }
 
+QuantLayer conv_as_linear(const QuantLayer& c) {
+  int oh = (c.in_h + 2 * c.pad - c.kernel) / c.stride + 1, ow = (c.in_w + 2 * c.pad - c.kernel) / c.stride + 1;
+  int64_t in = static_cast<int64_t>(c.in_channels) * c.in_h * c.in_w, out = static_cast<int64_t>(c.out_channels) * oh * ow;
+  require(in * out <= (int64_t{1} << 26), "hardwire: a conv2d of " + std::to_string(in) + " inputs and " +
+                                              std::to_string(out) + " outputs is too large to lower to a netlist");
+  QuantLayer d;
+  d.kind = LayerKind::linear;
+  d.in_features = static_cast<int>(in);
+  d.out_features = static_cast<int>(out);
+  d.weight.assign(static_cast<size_t>(in * out), 0);
+  d.out_lo = c.out_lo;
+  d.out_hi = c.out_hi;
+  d.out_scale = c.out_scale;
+  for (int o = 0; o < c.out_channels; ++o)
+    for (int y = 0; y < oh; ++y)
+      for (int x = 0; x < ow; ++x) {
+        int64_t row = (static_cast<int64_t>(o) * oh + y) * ow + x;
+        for (int ch = 0; ch < c.in_channels; ++ch)
+          for (int ky = 0; ky < c.kernel; ++ky)
+            for (int kx = 0; kx < c.kernel; ++kx) {
+              int iy = y * c.stride - c.pad + ky, ix = x * c.stride - c.pad + kx;
+              if (iy < 0 || iy >= c.in_h || ix < 0 || ix >= c.in_w) continue;
+              d.weight[row * in + (static_cast<int64_t>(ch) * c.in_h + iy) * c.in_w + ix] =
+                  c.weight[((static_cast<size_t>(o) * c.in_channels + ch) * c.kernel + ky) * c.kernel + kx];
+            }
+        d.weight_scale.push_back(c.weight_scale[o]);
+        d.bias.push_back(c.bias[o]);
+        d.mult.push_back(c.mult[o]);
+        d.shift.push_back(c.shift[o]);
+      }
+  return d;
+}
+
 std::vector<HwLayer> plan_layers(const QuantNet& net) {
   std::vector<HwLayer> layers;
   for (size_t i = 0; i < net.layers.size(); ++i) {
     const QuantLayer& l = net.layers[i];
     std::string at = "hardwire: layer " + std::to_string(i) + " (" + kind_name(l.kind) + ")";
-    if (l.kind == LayerKind::linear) {
+    if (l.kind == LayerKind::linear || l.kind == LayerKind::conv2d) {
       HwLayer h;
-      h.layer = &l;
+      h.layer = l.kind == LayerKind::linear ? l : conv_as_linear(l);
       h.index = i;
-      h.inputs = l.in_features;
-      h.outputs = l.out_features;
+      h.inputs = h.layer.in_features;
+      h.outputs = h.layer.out_features;
       h.lo = l.out_lo;
       h.hi = l.out_hi;
       h.out_bits = l.out_hi > 127 ? 16 : 8;
@@ -93,7 +126,8 @@ std::vector<HwLayer> plan_layers(const QuantNet& net) {
       require(!layers.empty(), at + ": a ReLU on the input codes cannot be folded into a layer's clamp");
       layers.back().lo = std::max<int32_t>(layers.back().lo, 0);
     } else if (l.kind != LayerKind::flatten) {
-      throw Error(at + " cannot be hardwired: the netlist generator supports linear, relu and flatten layers");
+      throw Error(at + " cannot be hardwired: the netlist generator supports linear, conv2d (and avgpool2d, "
+                       "which arrives as a conv2d), relu and flatten layers");
     }
   }
   require(!layers.empty(), "hardwire: the net has no linear layer to hardwire");

@@ -42,14 +42,19 @@ class Emitter {
 };
 
 // One hardwired layer: a linear layer with its requantization clamp (a following ReLU folded in).
+// A conv2d arrives lowered to the linear layer it equals (see conv_as_linear).
 struct HwLayer {
-  const QuantLayer* layer = nullptr;
+  QuantLayer layer;  // kind linear
   size_t index = 0;  // in QuantNet::layers
   int inputs = 0, outputs = 0;
   int out_bits = 8;
   int32_t lo = -127, hi = 127;
 };
 std::vector<HwLayer> plan_layers(const QuantNet& net);
+// The linear layer a conv2d equals: row (o, y, x) holds the kernel of channel o at the input
+// positions that output reads, zeros elsewhere, and repeats channel o's bias and requantization.
+// The parallel styles wire only non-zero weights, so the zeros cost them nothing.
+QuantLayer conv_as_linear(const QuantLayer& conv);
 
 // `wire signed [7:0] <name>_<i> = x[8i+7:8i];` for every input code.
 std::string unpack_inputs(const std::string& bus, const std::string& name, int count);

@@ -14,7 +14,7 @@
 namespace frugal::hardwire::verilog {
 
 std::string layer_hn(const HwLayer& h, int k) {
-  const QuantLayer& l = *h.layer;
+  const QuantLayer& l = h.layer;
   std::string ks = std::to_string(k);
   std::string s = "module layer_" + ks + "(input clk, input rst, input start, input [" +
                   std::to_string(8 * h.inputs - 1) + ":0] x, output reg done, output reg [" +

@@ -30,7 +30,7 @@ double bits_per_weight(WeightFormat format) {
 }  // namespace
 
 std::string layer_mem(const HwLayer& h, int k, WeightFormat format, int64_t& memory_bits) {
-  const QuantLayer& l = *h.layer;
+  const QuantLayer& l = h.layer;
   std::string ks = std::to_string(k);
   int64_t n = static_cast<int64_t>(h.inputs) * h.outputs;
   int aw = address_bits(n), iw = address_bits(h.inputs), ow = address_bits(h.outputs);

@@ -1,0 +1,169 @@
+// `frugal hardwire`, `frugal eval --quantize` and `frugal cost hnlpu` end to end on a tiny model
+// trained in the test (4x4 average pool, 49-8-10 MLP): the simulated netlist matches the integer
+// reference on every output code, eval reports the same reference accuracy, and bad model files,
+// unsupported layers and unknown cost keys are errors naming the culprit, exit code 2.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "frugal/core/rng.h"
+#include "frugal/nn/builder.h"
+#include "frugal/nn/model_file.h"
+#include "support/run_frugal.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Result = frugal::testing::RunResult;
+Result run(const std::string& args) { return frugal::testing::run_frugal(args); }
+
+// Paths carry the process id: ctest may run these tests in parallel processes.
+std::string unique(const std::string& name) { return name + "_" + std::to_string(getpid()); }
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / unique(name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+void expect_error(const Result& r, const std::string& needle) {
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr lacks '" << needle << "':\n" << r.err;
+}
+
+const char* kTinyLayers = R"(
+[[layers]]
+type = "avgpool2d"
+kernel = 4
+[[layers]]
+type = "flatten"
+[[layers]]
+type = "linear"
+in = 49
+out = 8
+[[layers]]
+type = "relu"
+[[layers]]
+type = "linear"
+in = 8
+out = 10
+)";
+
+// Trains `layers` for two epochs on 4096 samples; returns the model file.
+fs::path train_tiny(const std::string& name, const std::string& layers) {
+  fs::path dir = fresh_dir("frugal_hwcli_" + name);
+  std::ofstream(dir / "config.toml") << "name = \"" << name << "\"\nepochs = 2\nbatch_size = 32\n"
+                                     << "train_limit = 4096\ntest_limit = 200\n[optimizer]\ntype = \"adam\"\n"
+                                     << "lr = 1e-2\n"
+                                     << layers;
+  Result t = run("train " + (dir / "config.toml").string() + " --out " + (dir / "run").string());
+  EXPECT_EQ(t.code, 0) << t.err;
+  return dir / "run" / "model.safetensors";
+}
+
+// An untrained model of `layers` (JSON specs), saved as frugal train would: for the refusals.
+fs::path untrained(const std::string& name, const nlohmann::json& layers) {
+  frugal::Rng rng(1);
+  frugal::nn::ModulePtr model = frugal::nn::build_sequential(layers, rng);
+  fs::path path = fresh_dir("frugal_hwcli_" + name) / "model.safetensors";
+  frugal::nn::save_model(path.string(), *model, {{"dataset", "fashion-mnist"}, {"test_limit", 50}});
+  return path;
+}
+
+const fs::path& tiny_model() {
+  static const fs::path model = train_tiny("mlp", kTinyLayers);
+  return model;
+}
+
+}  // namespace
+
+TEST(HardwireCli, SimulatedNetlistMatchesTheIntegerReference) {
+  if (system("command -v iverilog > /dev/null 2>&1") != 0) GTEST_SKIP() << "iverilog not on PATH";
+  for (const char* style : {"hn", "ce"}) {
+    fs::path out = fresh_dir(std::string("frugal_hwcli_design_") + style);
+    Result r = run("hardwire " + tiny_model().string() + " --style " + style + " --format fp4 --out " +
+                   out.string() + " --simulate 20 --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["mismatches"].get<int64_t>(), 0) << style;
+    EXPECT_EQ(j["simulated"].get<int>(), 20);
+    EXPECT_EQ(j["inputs"].get<int>(), 784);
+    EXPECT_EQ(j["outputs"].get<int>(), 10);
+    EXPECT_EQ(j["reference_samples"].get<int>(), 200);  // the config's test_limit
+    for (const char* key : {"accuracy", "reference_accuracy", "float_accuracy"}) {
+      double a = j[key].get<double>();
+      EXPECT_GT(a, 0.3) << key;  // ten classes: a trained net is far above chance
+      EXPECT_LE(a, 1.0) << key;
+    }
+    EXPECT_NEAR(j["reference_accuracy"].get<double>(), j["float_accuracy"].get<double>(), 0.1);
+    for (const char* f : {"hardwired.v", "tb.v", "inputs.hex", "README.md", "outputs.hex"})
+      EXPECT_TRUE(fs::exists(out / f)) << f;
+  }
+}
+
+TEST(HardwireCli, EvalQuantizeReportsTheReferenceAccuracy) {
+  fs::path out = fresh_dir("frugal_hwcli_int8");
+  Result h = run("hardwire " + tiny_model().string() + " --style mem --format int8 --out " + out.string() + " --json");
+  ASSERT_EQ(h.code, 0) << h.err;
+  auto hj = nlohmann::json::parse(h.out);
+  EXPECT_FALSE(hj.contains("mismatches"));  // nothing simulated
+  Result e = run("eval " + tiny_model().string() + " --quantize int8 --json");
+  ASSERT_EQ(e.code, 0) << e.err;
+  auto ej = nlohmann::json::parse(e.out);
+  EXPECT_EQ(ej["format"], "int8");
+  EXPECT_DOUBLE_EQ(ej["reference_accuracy"].get<double>(), hj["reference_accuracy"].get<double>());
+  // The converter's float net is the model: same accuracy as frugal's own evaluation, up to a
+  // tie flipped by summation order.
+  EXPECT_NEAR(ej["test_accuracy"].get<double>(), hj["float_accuracy"].get<double>(), 0.011);
+}
+
+TEST(HardwireCli, RefusesBadModelsAndUnsupportedLayers) {
+  fs::path dir = fresh_dir("frugal_hwcli_bad");
+  std::ofstream(dir / "junk.safetensors") << "not a safetensors file";
+  expect_error(run("hardwire " + (dir / "junk.safetensors").string() + " --out " + (dir / "o").string()),
+               "junk.safetensors");
+  expect_error(run("hardwire " + tiny_model().string() + " --format fp5 --out " + (dir / "o").string()), "fp5");
+  fs::path bn = untrained("bn", nlohmann::json::parse(R"([
+      {"type": "conv2d", "in": 1, "out": 2, "kernel": 3, "stride": 3}, {"type": "batchnorm2d", "channels": 2},
+      {"type": "flatten"}, {"type": "linear", "in": 162, "out": 10}])"));
+  expect_error(run("hardwire " + bn.string() + " --out " + (dir / "o").string()), "layer 1 (batchnorm2d)");
+  expect_error(run("eval " + bn.string() + " --quantize fp4"), "batchnorm2d");
+  fs::path pool = untrained("maxpool", nlohmann::json::parse(R"([
+      {"type": "maxpool2d", "kernel": 4}, {"type": "flatten"}, {"type": "linear", "in": 49, "out": 10}])"));
+  expect_error(run("hardwire " + pool.string() + " --out " + (dir / "o").string()), "layer 0 (maxpool2d)");
+}
+
+TEST(HardwireCli, CostTableWithAConfigThatChangesAssumptions) {
+  Result r = run("cost hnlpu --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j["total_area_mm2"].get<double>(), 13232, 0.02 * 13232);
+  EXPECT_NEAR(j["tokens_per_joule"].get<double>(), 36, 0.02 * 36);
+  EXPECT_NE(r.err.find("paper (HNLPU"), std::string::npos) << r.err;  // sources are printed
+
+  fs::path dir = fresh_dir("frugal_hwcli_cost");
+  std::ofstream(dir / "cost.toml") << "chips = 20\nmeasured_transistors_per_weight = 98\n[model]\nlayers = 18\n";
+  Result c = run("cost hnlpu --config " + (dir / "cost.toml").string() + " --json");
+  ASSERT_EQ(c.code, 0) << c.err;
+  auto cj = nlohmann::json::parse(c.out);
+  EXPECT_NEAR(cj["total_area_mm2"].get<double>(), 20 * 827.08, 1.0);
+  EXPECT_LT(cj["parameters"].get<double>(), 0.6 * j["parameters"].get<double>());
+  EXPECT_GT(cj["measured_chips"].get<double>(), 0);
+  bool labelled = false;
+  for (const auto& line : cj["lines"])
+    if (line["key"] == "chips") labelled = line["source"].get<std::string>().find("cost.toml") != std::string::npos;
+  EXPECT_TRUE(labelled);
+
+  std::ofstream(dir / "bad.toml") << "chipz = 20\n";
+  expect_error(run("cost hnlpu --config " + (dir / "bad.toml").string()), "chipz");
+  expect_error(run("cost hnlpu --model llama-9000"), "llama-9000");
+}
