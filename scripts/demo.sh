@@ -62,7 +62,22 @@ for m in r["measurements"]:
     print(f"   {m['size']}^3 {m['version']}: peak {m['peak_bytes'] / 2**20:.1f} MiB, step {m['step_seconds']:.2f} s")
 PY
 
-step "6. NIR: a LIF neuron exported by Norse, imported and run on its reference input"
+step "6. Hardwiring (HNLPU): a pooled 49-32-10 MLP as an FP4 Hardwired-Neuron netlist, 50 test images co-simulated; LLM cost model"
+$frugal train examples/fmnist_mlp_hw.toml --set epochs=1 --out runs/demo_hw --json > runs/demo_hw.json
+$frugal hardwire runs/demo_hw/model.safetensors --style hn --format fp4 --out runs/demo_hw/hn_fp4 --simulate 50 \
+  --json > runs/demo_hw_hn.json
+$frugal cost hnlpu --json 2>/dev/null > runs/demo_hnlpu.json
+python3 - <<'PY'
+import json
+h = json.load(open("runs/demo_hw_hn.json")); c = json.load(open("runs/demo_hnlpu.json"))
+print("   " + ", ".join(f"{k} = {h[k]}" for k in ("style", "format", "nonzero_weights", "float_accuracy",
+                                                "reference_accuracy", "simulated", "mismatches", "accuracy")))
+print(f"   HNLPU gpt-oss-120b: {c['total_area_mm2']:.0f} mm2 ({100 * c['wafer_fraction']:.0f}% of a wafer), "
+      f"${c['cost_per_good_die_usd']:.0f}/good die, NRE ${c['nre_usd_low'] / 1e6:.0f}-{c['nre_usd_high'] / 1e6:.0f}M, "
+      f"naive masks ${c['naive_mask_cost_usd'] / 1e9:.1f}B, {c['tokens_per_joule']:.1f} tokens/J")
+PY
+
+step "7. NIR: a LIF neuron exported by Norse, imported and run on its reference input"
 $frugal import tests/data/nir/lif_norse.nir --out runs/demo_lif_norse.safetensors
 python3 - <<'PY'
 import numpy as np
