@@ -6,10 +6,13 @@ cd "$(dirname "$0")/.."
 scripts/build.sh release
 frugal=build/release/frugal
 mkdir -p runs
+# Debian's python3 (with python3-numpy from setup.sh), even when another python3 comes first on PATH.
+python=/usr/bin/python3
+[[ -x $python ]] || python=python3
 step() { printf '\n== %s\n' "$*" >&2; }
 # Prints the named keys of a --json result file, one line.
 summary() {
-  python3 - "$@" <<'PY'
+  $python - "$@" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
 def get(key):
@@ -55,7 +58,7 @@ $frugal train examples/unet3d_rev.toml --data-dir runs/phantoms --out runs/demo_
 summary runs/demo_unet.json dice_mean peak_bytes train_seconds
 $frugal bench memory examples/unet3d_rev.toml --sizes 16,32 --budget 1GiB --max-width 4 --max-extra-blocks 0 \
   --json > runs/demo_rev_mem.json
-python3 - <<'PY'
+$python - <<'PY'
 import json
 r = json.load(open("runs/demo_rev_mem.json"))
 for m in r["measurements"]:
@@ -67,7 +70,7 @@ $frugal train examples/fmnist_mlp_hw.toml --set epochs=1 --out runs/demo_hw --js
 $frugal hardwire runs/demo_hw/model.safetensors --style hn --format fp4 --out runs/demo_hw/hn_fp4 --simulate 50 \
   --json > runs/demo_hw_hn.json
 $frugal cost hnlpu --json 2>/dev/null > runs/demo_hnlpu.json
-python3 - <<'PY'
+$python - <<'PY'
 import json
 h = json.load(open("runs/demo_hw_hn.json")); c = json.load(open("runs/demo_hnlpu.json"))
 print("   " + ", ".join(f"{k} = {h[k]}" for k in ("style", "format", "nonzero_weights", "float_accuracy",
@@ -79,13 +82,13 @@ PY
 
 step "7. NIR: a LIF neuron exported by Norse, imported and run on its reference input"
 $frugal import tests/data/nir/lif_norse.nir --out runs/demo_lif_norse.safetensors
-python3 - <<'PY'
+$python - <<'PY'
 import numpy as np
 rows = np.loadtxt("tests/data/nir/lif_exact.csv", delimiter=",")
 np.save("runs/demo_lif_input.npy", rows[:, 0].astype(np.float32).reshape(-1, 1, 1))
 PY
 $frugal run runs/demo_lif_norse.safetensors --input runs/demo_lif_input.npy --output runs/demo_lif_output.npy
-python3 - <<'PY'
+$python - <<'PY'
 import numpy as np
 rows = np.loadtxt("tests/data/nir/lif_exact.csv", delimiter=",")
 got = np.load("runs/demo_lif_output.npy").reshape(-1)
