@@ -17,6 +17,7 @@ void add_commands(CLI::App& app) {
   add_import(app);
   add_export(app);
   add_run(app);
+  add_convert(app);
 }
 
 int exit_code() { return g_exit_code; }

@@ -13,6 +13,7 @@ void add_info(CLI::App& app);
 void add_import(CLI::App& app);
 void add_export(CLI::App& app);
 void add_run(CLI::App& app);
+void add_convert(CLI::App& app);
 int exit_code();
 void set_exit_code(int code);
 
