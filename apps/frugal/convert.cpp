@@ -1,11 +1,15 @@
-// `frugal convert MODEL.onnx --calib-data fmnist|DIR --method ltb,robust,maxnorm
-//  --timesteps 8,16,32,64 [--delay auto|K] [--calib-batches 12] [--json]`: converts a CNN from
-// ONNX to a spiking net (convert/), and reports ANN accuracy, SNN accuracy per time budget and
-// method, firing rates, SOPs, SNN/ANN energy, and the conversion's wall time in ANN forward
-// passes over one calibration batch. Writes the table and metrics.json to --out.
+// `frugal convert MODEL.onnx --calib-data fmnist|DIR --method
+// ltb,robust,maxnorm
+//  --timesteps 8,16,32,64 [--delay auto|K] [--calib-batches 12] [--json]`:
+//  converts a CNN from
+// ONNX to a spiking net (convert/), and reports ANN accuracy, SNN accuracy per
+// time budget and method, firing rates, SOPs, SNN/ANN energy, and the
+// conversion's wall time in ANN forward passes over one calibration batch.
+// Writes the table and metrics.json to --out.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <sstream>
 
@@ -54,7 +58,8 @@ std::vector<int> parse_budgets(const std::string& s) {
 std::string data_dir(const std::string& calib) {
   if (calib == "fmnist" || calib == "fashion-mnist") return data::default_fashion_mnist_dir();
   require(std::filesystem::is_directory(calib), "--calib-data: '" + calib +
-                                                    "' is neither fmnist nor a directory in the Fashion-MNIST IDX layout");
+                                                    "' is neither fmnist nor a directory in the Fashion-MNIST IDX "
+                                                    "layout");
   return calib;
 }
 
@@ -71,6 +76,23 @@ std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
+}
+
+// Top-1 accuracy of `logits_of` over d, in batches.
+double accuracy_of(const data::Dataset& d, int64_t batch, const std::function<Tensor(const Tensor&)>& logits_of) {
+  int64_t correct = 0;
+  for (int64_t s = 0; s < d.size(); s += batch) {
+    const int64_t n = std::min<int64_t>(batch, d.size() - s);
+    const Tensor logits = logits_of(rows(d, s, n));
+    const int64_t classes = logits.dim(1);
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t best = 0;
+      for (int64_t c = 1; c < classes; ++c)
+        if (logits[i * classes + c] > logits[i * classes + best]) best = c;
+      correct += best == d.labels[s + i];
+    }
+  }
+  return static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, d.size()));
 }
 
 }  // namespace
@@ -95,7 +117,9 @@ void add_convert(CLI::App& app) {
   cmd->add_option("--test-limit", opt->test_limit, "score the first N test samples (0: all)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--batch-size", opt->batch_size, "test samples simulated at once")->check(CLI::PositiveNumber);
-  cmd->add_option("--out", opt->out, "directory for table.txt and metrics.json (default runs/convert-<model>)");
+  cmd->add_option("--out", opt->out,
+                  "directory for table.txt and metrics.json (default "
+                  "runs/convert-<model>)");
   add_common_options(cmd, opt->common);
   cmd->callback([opt] {
     apply_common_options(opt->common);
@@ -111,8 +135,8 @@ void add_convert(CLI::App& app) {
       } catch (const std::exception&) {
         used = 0;
       }
-      require(used == opt->delay.size() && fixed_delay >= 0, "--delay: expected auto or a number >= 0, got '" +
-                                                                 opt->delay + "'");
+      require(used == opt->delay.size() && fixed_delay >= 0,
+              "--delay: expected auto or a number >= 0, got '" + opt->delay + "'");
     }
     const int t_max = *std::max_element(budgets.begin(), budgets.end());
 
@@ -120,7 +144,8 @@ void add_convert(CLI::App& app) {
     const convert::SpikingNet net = convert::rewrite_onnx(graph);
     const nn::OnnxGraphRunner ann(std::move(graph));
     const std::string dir = data_dir(opt->calib);
-    const data::Dataset calib = data::load_fashion_mnist(dir, true, int64_t{opt->calib_batches} * opt->calib_batch_size);
+    const data::Dataset calib =
+        data::load_fashion_mnist(dir, true, int64_t{opt->calib_batches} * opt->calib_batch_size);
     const data::Dataset test = data::load_fashion_mnist(dir, false, opt->test_limit);
     require(calib.size() == int64_t{opt->calib_batches} * opt->calib_batch_size,
             dir + ": the training set has fewer than " + std::to_string(calib.size()) + " samples for calibration");
@@ -129,19 +154,9 @@ void add_convert(CLI::App& app) {
       batches.push_back(rows(calib, int64_t{b} * opt->calib_batch_size, opt->calib_batch_size));
     reset_peak_bytes();
 
-    // The exporting framework's ANN, through the ONNX runner; and one forward pass as the time unit.
-    int64_t ann_correct = 0;
-    for (int64_t s = 0; s < test.size(); s += opt->batch_size) {
-      const int64_t n = std::min<int64_t>(opt->batch_size, test.size() - s);
-      const Tensor logits = ann.run(rows(test, s, n));
-      for (int64_t i = 0; i < n; ++i) {
-        int64_t best = 0;
-        for (int64_t c = 1; c < logits.dim(1); ++c)
-          if (logits[i * logits.dim(1) + c] > logits[i * logits.dim(1) + best]) best = c;
-        ann_correct += best == test.labels[s + i];
-      }
-    }
-    const double ann_accuracy = static_cast<double>(ann_correct) / static_cast<double>(std::max<int64_t>(1, test.size()));
+    // The exporting framework's ANN, through the ONNX runner; and one forward
+    // pass as the time unit.
+    const double ann_accuracy = accuracy_of(test, opt->batch_size, [&](const Tensor& x) { return ann.run(x); });
     convert::AnnCount count;
     convert::forward_ann(net, batches[0], {}, &count);
     const auto t_pass = Clock::now();
@@ -155,7 +170,8 @@ void add_convert(CLI::App& app) {
     table << opt->model << ": ANN accuracy " << fmt("%.4f", ann_accuracy) << " on " << test.size()
           << " test samples; ANN " << fmt("%.3g", count.macs) << " MACs, " << fmt("%.2f", ann_pj / 1e6)
           << " uJ per sample; " << net.num_sites << " neuron sites\n";
-    table << "method   cost(passes)  delay     T  kept  accuracy  ann-snn  firing  SOPs/sample  uJ/sample  SNN/ANN\n";
+    table << "method   cost(passes)  clipped  delay     T  kept  accuracy  "
+             "ann-snn  firing  SOPs/sample  uJ/sample  SNN/ANN\n";
     Json out;
     out["model"] = opt->model;
     out["ann_accuracy"] = ann_accuracy;
@@ -179,8 +195,13 @@ void add_convert(CLI::App& app) {
       }
       sim_seconds += seconds_since(t_sim);
       const std::string name = convert::threshold_method_name(method);
+      // The function the spiking net converges to as T grows: the ANN clipped
+      // at the thresholds.
+      const double clipped =
+          accuracy_of(test, opt->batch_size, [&](const Tensor& x) { return convert::forward_clipped(net, th, x); });
       Json m;
       m["ann_accuracy"] = ann_accuracy;
+      m["clipped_ann_accuracy"] = clipped;
       m["delay_steps"] = delay;
       m["estimated_delay_steps"] = est.steps;
       m["estimated_delay_per_site"] = est.per_site;
@@ -195,16 +216,21 @@ void add_convert(CLI::App& app) {
         sops[key] = eval.sops_per_sample(b);
         snn_pj[key] = eval.energy_pj(b, costs);
         ratio[key] = eval.energy_pj(b, costs) / ann_pj;
-        table << name << std::string(name.size() < 9 ? 9 - name.size() : 1, ' ') << fmt("%12.1f", cost) << fmt("%7.0f", delay) << fmt("%6.0f", budgets[b])
+        table << name << std::string(name.size() < 9 ? 9 - name.size() : 1, ' ') << fmt("%12.1f", cost)
+              << fmt("%9.4f", clipped) << fmt("%7.0f", delay) << fmt("%6.0f", budgets[b])
               << fmt("%6.0f", budgets[b] - convert::discarded_steps(budgets[b], delay))
               << fmt("%10.4f", eval.accuracy(b)) << fmt("%9.4f", ann_accuracy - eval.accuracy(b))
               << fmt("%8.4f", eval.firing_rate(b)) << fmt("%13.4g", eval.sops_per_sample(b))
-              << fmt("%11.3f", eval.energy_pj(b, costs) / 1e6) << fmt("%9.3f", eval.energy_pj(b, costs) / ann_pj) << "\n";
+              << fmt("%11.3f", eval.energy_pj(b, costs) / 1e6) << fmt("%9.3f", eval.energy_pj(b, costs) / ann_pj)
+              << "\n";
       }
       m["snn_accuracy"] = acc;
       m["firing_rate"] = rate;
       m["energy_ratio"] = ratio;
-      m["energy"] = {{"ann_pj", ann_pj}, {"snn_pj", snn_pj}, {"sops", sops}, {"pj_per_mac", costs.pj_per_mac},
+      m["energy"] = {{"ann_pj", ann_pj},
+                     {"snn_pj", snn_pj},
+                     {"sops", sops},
+                     {"pj_per_mac", costs.pj_per_mac},
                      {"pj_per_sop", costs.pj_per_sop}};
       per_method[name] = m;
       if (method == methods.front())
@@ -215,13 +241,15 @@ void add_convert(CLI::App& app) {
     out["samples_per_s"] = sim_seconds > 0 ? static_cast<double>(test.size() * methods.size()) / sim_seconds : 0.0;
     out["ann_forward_pass_seconds"] = pass_seconds;
     out["peak_bytes"] = peak_bytes();
-    table << "cost: conversion wall time / one ANN forward pass over a calibration batch of " << opt->calib_batch_size
-          << " (" << fmt("%.4f", pass_seconds) << " s)\n";
+    table << "clipped: accuracy of the ANN clipped at the thresholds, the "
+             "SNN's limit as T grows\n";
+    table << "cost: conversion wall time / one ANN forward pass over a "
+             "calibration batch of "
+          << opt->calib_batch_size << " (" << fmt("%.4f", pass_seconds) << " s)\n";
     std::fputs(table.str().c_str(), stderr);
 
-    const std::string out_dir = !opt->out.empty()
-                                    ? opt->out
-                                    : "runs/convert-" + std::filesystem::path(opt->model).stem().string();
+    const std::string out_dir =
+        !opt->out.empty() ? opt->out : "runs/convert-" + std::filesystem::path(opt->model).stem().string();
     std::filesystem::create_directories(out_dir);
     io::write_file_atomic(out_dir + "/table.txt", table.str());
     io::write_file_atomic(out_dir + "/metrics.json", out.dump(1) + "\n");

@@ -85,8 +85,8 @@ Tensor forward_ann(const SpikingNet& net, const Tensor& x, const NeuronHook& hoo
   for (const Layer& l : net.layers) {
     v[l.output] = l.kind == LayerKind::Neuron ? activate(l, v[l.inputs[0]], hook) : apply_layer(l, v);
     if (count && (l.kind == LayerKind::Conv || l.kind == LayerKind::Linear))
-      count->macs += static_cast<double>(v[l.output].numel() / x.dim(0)) *
-                     static_cast<double>(l.weight.numel() / l.weight.dim(0));
+      count->macs +=
+          static_cast<double>(v[l.output].numel() / x.dim(0)) * static_cast<double>(l.weight.numel() / l.weight.dim(0));
   }
   return v[net.output];
 }

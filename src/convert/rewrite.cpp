@@ -42,8 +42,8 @@ class Rewriter {
     // The planner rejects unsupported ops and attributes with the node's name before we start.
     nn::OnnxGraphRunner checked(g_);
     const io::OnnxValueInfo& in = g_.inputs[0];
-    require(in.shape.size() >= 2, g_.path + ": input '" + in.name + "' must declare its shape [N, ...], got " +
-                                      shape_str(in.shape));
+    require(in.shape.size() >= 2,
+            g_.path + ": input '" + in.name + "' must declare its shape [N, ...], got " + shape_str(in.shape));
     net_.path = g_.path;
     net_.sample_shape.assign(in.shape.begin() + 1, in.shape.end());
     for (int64_t d : net_.sample_shape)
@@ -121,21 +121,36 @@ class Rewriter {
       int_values_.insert(n.outputs[0]);
       return;
     }
-    if (op == "Conv") conv();
-    else if (op == "Gemm") gemm();
-    else if (op == "MatMul") matmul();
-    else if (op == "BatchNormalization") batchnorm();
-    else if (op == "Relu") neuron(std::numeric_limits<float>::infinity());
-    else if (op == "Clip") clip();
-    else if (op == "MaxPool") max_pool();
-    else if (op == "AveragePool") pool(LayerKind::AvgPool);
-    else if (op == "GlobalAveragePool") add(LayerKind::GlobalAvgPool, {value(0)});
-    else if (op == "Flatten" || op == "Reshape") reshape();
-    else if (op == "Add") add_node();
-    else if (op == "Concat") concat();
-    else if (op == "Identity" || op == "Dropout") alias(value(0));
-    else if (op == "Pad") pad();
-    else fail("unsupported op " + op + " in conversion");
+    if (op == "Conv")
+      conv();
+    else if (op == "Gemm")
+      gemm();
+    else if (op == "MatMul")
+      matmul();
+    else if (op == "BatchNormalization")
+      batchnorm();
+    else if (op == "Relu")
+      neuron(std::numeric_limits<float>::infinity());
+    else if (op == "Clip")
+      clip();
+    else if (op == "MaxPool")
+      max_pool();
+    else if (op == "AveragePool")
+      pool(LayerKind::AvgPool);
+    else if (op == "GlobalAveragePool")
+      add(LayerKind::GlobalAvgPool, {value(0)});
+    else if (op == "Flatten" || op == "Reshape")
+      reshape();
+    else if (op == "Add")
+      add_node();
+    else if (op == "Concat")
+      concat();
+    else if (op == "Identity" || op == "Dropout")
+      alias(value(0));
+    else if (op == "Pad")
+      pad();
+    else
+      fail("unsupported op " + op + " in conversion");
   }
 
   void conv() {
@@ -146,7 +161,8 @@ class Rewriter {
     l.bias = has_input(2) ? required_constant(2, "bias").clone().reshape({w.dim(0)}) : Tensor(Shape{w.dim(0)});
     l.kernel = static_cast<int>(w.dim(2));
     l.stride = static_cast<int>(node().attr_ints("strides", {1, 1})[0]);
-    l.pad = node().attr_string("auto_pad", "NOTSET") == "VALID" ? 0 : static_cast<int>(node().attr_ints("pads", {0})[0]);
+    l.pad =
+        node().attr_string("auto_pad", "NOTSET") == "VALID" ? 0 : static_cast<int>(node().attr_ints("pads", {0})[0]);
     l.groups = static_cast<int>(node().attr_int("group", 1));
   }
 
@@ -161,8 +177,8 @@ class Rewriter {
       for (int64_t i = 0; i < in; ++i) l.weight[o * in + i] = alpha * (trans ? b[o * in + i] : b[i * out + o]);
     l.bias = Tensor(Shape{out});
     if (const Tensor* c = constant(2)) {
-      check(c->numel() == out || c->numel() == 1, "C " + shape_str(c->shape()) + " must hold 1 or " +
-                                                      std::to_string(out) + " values");
+      check(c->numel() == out || c->numel() == 1,
+            "C " + shape_str(c->shape()) + " must hold 1 or " + std::to_string(out) + " values");
       for (int64_t o = 0; o < out; ++o) l.bias[o] = beta * (*c)[c->numel() == 1 ? 0 : o];
     } else {
       check(!has_input(2), "C must be an initializer");
@@ -241,7 +257,8 @@ class Rewriter {
   void set_window(Layer& l) {
     l.kernel = static_cast<int>(node().attr_ints("kernel_shape", {1})[0]);
     l.stride = static_cast<int>(node().attr_ints("strides", {1, 1})[0]);
-    l.pad = node().attr_string("auto_pad", "NOTSET") == "VALID" ? 0 : static_cast<int>(node().attr_ints("pads", {0})[0]);
+    l.pad =
+        node().attr_string("auto_pad", "NOTSET") == "VALID" ? 0 : static_cast<int>(node().attr_ints("pads", {0})[0]);
     check(node().attr_int("ceil_mode", 0) == 0, "ceil_mode=1 is not supported in conversion");
   }
 

@@ -69,7 +69,8 @@ double event_conv(const Layer& l, const std::vector<float>& wt, const Tensor& x,
 double event_linear(const Layer& l, const std::vector<float>& wt, const Tensor& x, Tensor& y) {
   const int64_t n = x.dim(0), in = x.dim(1), out = l.weight.dim(0);
   require(x.rank() == 2 && in == l.weight.dim(1), l.name + ": fully connected layer expects [N, " +
-                                                      std::to_string(l.weight.dim(1)) + "], got " + shape_str(x.shape()));
+                                                      std::to_string(l.weight.dim(1)) + "], got " +
+                                                      shape_str(x.shape()));
   y = Tensor::empty({n, out});
   double ops = 0;
 #pragma omp parallel for reduction(+ : ops) schedule(static)
@@ -91,9 +92,9 @@ double event_linear(const Layer& l, const std::vector<float>& wt, const Tensor& 
 
 SpikingRun run_spiking(const SpikingNet& net, const Thresholds& th, const Tensor& x, int timesteps) {
   require(timesteps > 0, "spiking run: timesteps must be positive, got " + std::to_string(timesteps));
-  require(static_cast<int>(th.per_site.size()) == net.num_sites, "spiking run: thresholds for " +
-                                                                     std::to_string(th.per_site.size()) + " sites, net has " +
-                                                                     std::to_string(net.num_sites));
+  require(static_cast<int>(th.per_site.size()) == net.num_sites,
+          "spiking run: thresholds for " + std::to_string(th.per_site.size()) + " sites, net has " +
+              std::to_string(net.num_sites));
   autograd::NoGradGuard no_grad;
   const auto nv = static_cast<size_t>(net.num_values);
   std::vector<bool> is_static(nv, false), is_spikes(nv, false);
@@ -111,7 +112,8 @@ SpikingRun run_spiking(const SpikingNet& net, const Thresholds& th, const Tensor
     const bool moves = l.kind == LayerKind::Reshape || l.kind == LayerKind::Pad || l.kind == LayerKind::Concat ||
                        l.kind == LayerKind::MaxPool;
     is_spikes[l.output] = l.kind == LayerKind::Neuron || (moves && all_spikes);
-    if ((l.kind == LayerKind::Conv || l.kind == LayerKind::Linear) && !is_static[l.output]) layouts[i] = event_layout(l);
+    if ((l.kind == LayerKind::Conv || l.kind == LayerKind::Linear) && !is_static[l.output])
+      layouts[i] = event_layout(l);
   }
 
   SpikingRun run;
@@ -135,8 +137,9 @@ SpikingRun run_spiking(const SpikingNet& net, const Thresholds& th, const Tensor
       } else if (l.kind == LayerKind::Neuron) {
         const Tensor& in = v[l.inputs[0]];
         const std::vector<float>& theta = th.per_site[l.site];
-        require(static_cast<int64_t>(theta.size()) == in.dim(1),
-                l.name + ": " + std::to_string(theta.size()) + " thresholds for " + std::to_string(in.dim(1)) + " channels");
+        require(static_cast<int64_t>(theta.size()) == in.dim(1), l.name + ": " + std::to_string(theta.size()) +
+                                                                     " thresholds for " + std::to_string(in.dim(1)) +
+                                                                     " channels");
         Tensor& m = membrane[l.site];
         const int64_t channels = in.dim(1), plane = in.numel() / (batch * channels);
         if (t == 0) {
@@ -162,13 +165,13 @@ SpikingRun run_spiking(const SpikingNet& net, const Thresholds& th, const Tensor
       } else {
         v[l.output] = apply_layer(l, v);
         if (synaptic)
-          run.static_macs += static_cast<double>(v[l.output].numel()) *
-                             static_cast<double>(l.weight.numel() / l.weight.dim(0));
+          run.static_macs +=
+              static_cast<double>(v[l.output].numel()) * static_cast<double>(l.weight.numel() / l.weight.dim(0));
       }
     }
     const Tensor& out = v[net.output];
-    require(out.rank() == 2 && out.dim(0) == batch, net.path + ": the output must be [N, classes], got " +
-                                                        shape_str(out.shape()));
+    require(out.rank() == 2 && out.dim(0) == batch,
+            net.path + ": the output must be [N, classes], got " + shape_str(out.shape()));
     if (t == 0) run.logits = Tensor::empty({timesteps, batch, out.dim(1)});
     std::copy(out.data(), out.data() + out.numel(), run.logits.data() + t * out.numel());
   }

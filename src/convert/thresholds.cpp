@@ -90,8 +90,10 @@ Thresholds layer_norm(const SpikingNet& net, const std::vector<Tensor>& batches,
       largest = std::max(largest, a);
       if (method == ThresholdMethod::robust) active.push_back(a);
     }
-    if (method == ThresholdMethod::maxnorm) value[site] = std::max(value[site], static_cast<double>(largest));
-    else value[site] += percentile_of(active, percentile) / static_cast<double>(batches.size());
+    if (method == ThresholdMethod::maxnorm)
+      value[site] = std::max(value[site], static_cast<double>(largest));
+    else
+      value[site] += percentile_of(active, percentile) / static_cast<double>(batches.size());
   };
   for (const Tensor& b : batches) {
     forward_ann(net, b, hook);

@@ -17,10 +17,10 @@ namespace frugal::convert {
 
 struct SpikingRun {
   int timesteps = 0;
-  Tensor logits;  // [T, N, classes]: the analog output at each step
+  Tensor logits;                           // [T, N, classes]: the analog output at each step
   std::vector<double> sops, macs, spikes;  // per step, summed over the batch
-  double static_macs = 0;  // layers computed once, summed over the batch
-  double neurons = 0;      // neurons of all sites, per sample
+  double static_macs = 0;                  // layers computed once, summed over the batch
+  double neurons = 0;                      // neurons of all sites, per sample
 };
 
 SpikingRun run_spiking(const SpikingNet& net, const Thresholds& th, const Tensor& x, int timesteps);
@@ -54,7 +54,7 @@ class SpikingEval {
   const std::vector<int>& budgets() const { return budgets_; }
   int64_t samples() const { return samples_; }
   double accuracy(size_t b) const;
-  double firing_rate(size_t b) const;   // spikes / (neurons · T)
+  double firing_rate(size_t b) const;  // spikes / (neurons · T)
   double sops_per_sample(size_t b) const;
   double macs_per_sample(size_t b) const;
   double energy_pj(size_t b, const EnergyCosts& e) const;  // per sample

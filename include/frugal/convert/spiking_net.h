@@ -30,21 +30,21 @@ struct Layer {
   std::string name;         // the ONNX node it came from
   std::vector<int> inputs;  // value ids; value 0 is the network input
   int output = -1;
-  Tensor weight, bias;      // Conv: OIHW and [O]; Linear: [out, in] and [out] (zeros when the file had none)
-  int kernel = 0, stride = 1, pad = 0, groups = 1;  // Conv (kernel from the weight) and pooling
-  int axis = 1;             // Concat, over [N, ...] tensors (never the batch axis)
-  std::vector<int64_t> pads;  // Pad: top, left, bottom, right
-  Shape sample_shape;       // Reshape: the target shape of one sample
+  Tensor weight, bias;  // Conv: OIHW and [O]; Linear: [out, in] and [out] (zeros when the file had none)
+  int kernel = 0, stride = 1, pad = 0, groups = 1;         // Conv (kernel from the weight) and pooling
+  int axis = 1;                                            // Concat, over [N, ...] tensors (never the batch axis)
+  std::vector<int64_t> pads;                               // Pad: top, left, bottom, right
+  Shape sample_shape;                                      // Reshape: the target shape of one sample
   float ceiling = std::numeric_limits<float>::infinity();  // Neuron: Clip's max (6 for ReLU6)
-  int site = -1;            // Neuron: index of its threshold vector
+  int site = -1;                                           // Neuron: index of its threshold vector
 };
 
 struct SpikingNet {
   std::string path;
   Shape sample_shape;  // one input sample, e.g. [1, 28, 28]
   int num_values = 1;
-  int output = 0;      // value id of the logits
-  int num_sites = 0;   // neuron sites (ReLU / Clip call sites)
+  int output = 0;             // value id of the logits
+  int num_sites = 0;          // neuron sites (ReLU / Clip call sites)
   std::vector<Layer> layers;  // topological order
 };
 

@@ -25,7 +25,7 @@ const char* threshold_method_name(ThresholdMethod m);
 
 struct Thresholds {
   std::vector<std::vector<float>> per_site;  // [site][channel]; a layer-wide method repeats its θ
-  int forward_passes = 0;  // ANN forward passes the calibration ran
+  int forward_passes = 0;                    // ANN forward passes the calibration ran
 };
 
 Thresholds calibrate(const SpikingNet& net, const std::vector<Tensor>& batches, ThresholdMethod method,
