@@ -36,7 +36,11 @@ Tensor activate(const Layer& l, const Tensor& x, const NeuronHook& hook) {
   std::vector<float> ceiling(static_cast<size_t>(x.dim(1)), l.ceiling);
   if (hook) hook(l.site, x, ceiling);
   Tensor y = Tensor::empty(x.shape());
-  for (int64_t k = 0; k < x.numel(); ++k) y[k] = std::clamp(x[k], 0.0f, ceiling[channel_of(x, k)]);
+  const int64_t channels = x.dim(1), plane = x.numel() / (x.dim(0) * channels);
+  for (int64_t p = 0; p < x.dim(0) * channels; ++p) {
+    const float hi = ceiling[p % channels];
+    for (int64_t k = p * plane; k < (p + 1) * plane; ++k) y[k] = std::clamp(x[k], 0.0f, hi);
+  }
   return y;
 }
 

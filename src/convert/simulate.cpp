@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "frugal/autograd/ops.h"
 #include "frugal/autograd/tape.h"
 #include "frugal/core/error.h"
 
@@ -123,6 +124,7 @@ SpikingRun run_spiking(const SpikingNet& net, const Thresholds& th, const Tensor
   run.spikes.assign(timesteps, 0.0);
   const int64_t batch = x.dim(0);
   std::vector<Tensor> v(nv), membrane(static_cast<size_t>(net.num_sites));
+  std::vector<Tensor> pool_in(net.layers.size()), pool_out(net.layers.size());  // time-varying max-pools
   v[0] = x;
   for (int t = 0; t < timesteps; ++t) {
     for (size_t i = 0; i < net.layers.size(); ++i) {
@@ -162,6 +164,24 @@ SpikingRun run_spiking(const SpikingNet& net, const Thresholds& th, const Tensor
         }
         run.spikes[t] += spikes;
         v[l.output] = out;
+      } else if (l.kind == LayerKind::MaxPool && !is_static[l.output]) {
+        // Max over a window of one step's currents overshoots the max of their means (the
+        // currents of spike-fed layers jump from step to step), so the pool takes the max of the
+        // integrated currents and passes on its increase: what the neuron integrates over t steps
+        // is then t times the max of the mean currents, the ANN's max-pool.
+        Tensor& total = pool_in[i];
+        const Tensor& in = v[l.inputs[0]];
+        if (t == 0) total = Tensor(in.shape());
+        for (int64_t k = 0; k < in.numel(); ++k) total[k] += in[k];
+        const Tensor pooled = autograd::max_pool2d(autograd::Var(total), l.kernel, l.stride, l.pad).value();
+        Tensor& before = pool_out[i];
+        if (t == 0) before = Tensor(pooled.shape());
+        Tensor step = Tensor::empty(pooled.shape());
+        for (int64_t k = 0; k < pooled.numel(); ++k) {
+          step[k] = pooled[k] - before[k];
+          before[k] = pooled[k];
+        }
+        v[l.output] = step;
       } else {
         v[l.output] = apply_layer(l, v);
         if (synaptic)

@@ -44,9 +44,12 @@ Thresholds local_threshold_balancing(const SpikingNet& net, const std::vector<Te
     if (t.empty()) t.assign(channels, 0.0f);
     require(t.size() == channels, "calibration: neuron site " + std::to_string(site) + " changed its channel count");
     std::vector<double> excess(channels, 0.0);
-    for (int64_t k = 0; k < x.numel(); ++k) {
-      const int64_t c = channel_of(x, k);
-      excess[c] += std::max(0.0f, x[k] - t[c]);
+    const int64_t plane = x.numel() / (x.dim(0) * x.dim(1));
+    for (int64_t p = 0; p < x.dim(0) * x.dim(1); ++p) {
+      const float th = t[p % x.dim(1)];
+      double sum = 0;
+      for (int64_t k = p * plane; k < (p + 1) * plane; ++k) sum += std::max(0.0f, x[k] - th);
+      excess[p % x.dim(1)] += sum;
     }
     const double per_channel = static_cast<double>(x.numel()) / static_cast<double>(channels);
     for (size_t c = 0; c < channels; ++c) {
