@@ -285,6 +285,33 @@ TEST(ConvertSimulate, SpikingReadoutApproachesTheClippedAnn) {
   EXPECT_GT(run.static_macs, 0.0);  // the first conv sees the constant image once
 }
 
+TEST(ConvertSimulate, MaxPoolOfSpikeFedCurrentsMatchesTheAnnPool) {
+  // Relu (site 0) -> 1x1 conv (time-varying currents) -> Relu + MaxPool (moved: pool, site 1) -> Gemm.
+  io::OnnxNode conv = node("Conv", {"a", "w"}, "c");
+  io::OnnxNode pool = node("MaxPool", {"r"}, "p");
+  pool.ints["kernel_shape"] = {2, 2};
+  pool.ints["strides"] = {2, 2};
+  io::OnnxNode fc = node("Gemm", {"f", "wf"}, "y");
+  fc.ints["transB"] = {1};
+  const io::OnnxGraph g = graph(
+      {2, 4, 4}, {node("Relu", {"x"}, "a"), conv, node("Relu", {"c"}, "r"), pool, node("Flatten", {"p"}, "f"), fc},
+      {{"w", random_tensor({2, 2, 1, 1}, -0.5f, 1.0f, 41)}, {"wf", random_tensor({2, 8}, -1, 1, 42)}});
+  const convert::SpikingNet net = convert::rewrite_onnx(g);
+  const Tensor x = random_tensor({8, 2, 4, 4}, -0.5f, 1, 43);
+  convert::Thresholds th;
+  th.per_site = {{1.0f, 1.0f}, {2.0f, 2.0f}};
+  const Tensor target = convert::forward_clipped(net, th, x);
+  const convert::SpikingRun run = convert::run_spiking(net, th, x, 400);
+  double err = 0, scale = 0;
+  for (int64_t k = 0; k < target.numel(); ++k) {
+    double sum = 0;
+    for (int t = 0; t < 400; ++t) sum += run.logits[t * target.numel() + k];
+    err += std::fabs(sum / 400 - target[k]);
+    scale += std::fabs(target[k]);
+  }
+  EXPECT_LT(err / scale, 0.03);
+}
+
 TEST(ConvertRewrite, ErrorsNameTheNodeAndOp) {
   io::OnnxGraph g = random_cnn();
   g.nodes[2].op_type = "LeakyRelu";
@@ -322,7 +349,7 @@ TEST(ConvertCli, ReportsAccuracyPerBudgetAndEnergy) {
   const Result r =
       run_cli("convert " + convert_fixture("fmnist_vgg.onnx") +
               " --calib-data fmnist --calib-batches 2 --calib-batch-size 50 --test-limit 50 --timesteps 8,16"
-                           " --method ltb,robust"
+              " --method ltb,robust"
               " --json --out " +
               out.string());
   ASSERT_EQ(r.code, 0) << r.err;
