@@ -51,7 +51,12 @@ summary runs/demo_lmu.json test_accuracy train_seconds
 $frugal train examples/har_l2mu.toml --data-dir "$har_dir" --out runs/demo_l2mu --json > runs/demo_l2mu.json
 summary runs/demo_l2mu.json test_accuracy train_seconds
 
-step "5. Reversible 3-D U-Net: phantom BraTS volumes, short training, one step's peak memory reversible vs plain"
+step "5. ANN-to-SNN conversion of a PyTorch VGG from ONNX: LTB thresholds, accuracy per time budget, energy"
+$frugal convert tests/data/convert/fmnist_vgg.onnx --calib-data fmnist --method ltb,robust --calib-batches 48 \
+  --calib-batch-size 25 --timesteps 8,16,32,64 --test-limit 300 --out runs/demo_convert --json > runs/demo_convert.json
+summary runs/demo_convert.json ann_accuracy snn_accuracy energy_ratio delay_steps
+
+step "6. Reversible 3-D U-Net: phantom BraTS volumes, short training, one step's peak memory reversible vs plain"
 $frugal data phantom --out runs/phantoms --cases 4 --size 32
 $frugal train examples/unet3d_rev.toml --data-dir runs/phantoms --out runs/demo_unet --set epochs=3 --set crop=24 \
   --json > runs/demo_unet.json
@@ -65,7 +70,7 @@ for m in r["measurements"]:
     print(f"   {m['size']}^3 {m['version']}: peak {m['peak_bytes'] / 2**20:.1f} MiB, step {m['step_seconds']:.2f} s")
 PY
 
-step "6. Hardwiring (HNLPU): a pooled 49-32-10 MLP as an FP4 Hardwired-Neuron netlist, 50 test images co-simulated; LLM cost model"
+step "7. Hardwiring (HNLPU): a pooled 49-32-10 MLP as an FP4 Hardwired-Neuron netlist, 50 test images co-simulated; LLM cost model"
 $frugal train examples/fmnist_mlp_hw.toml --set epochs=1 --out runs/demo_hw --json > runs/demo_hw.json
 $frugal hardwire runs/demo_hw/model.safetensors --style hn --format fp4 --out runs/demo_hw/hn_fp4 --simulate 50 \
   --json > runs/demo_hw_hn.json
@@ -80,7 +85,7 @@ print(f"   HNLPU gpt-oss-120b: {c['total_area_mm2']:.0f} mm2 ({100 * c['wafer_fr
       f"naive masks ${c['naive_mask_cost_usd'] / 1e9:.1f}B, {c['tokens_per_joule']:.1f} tokens/J")
 PY
 
-step "7. NIR: a LIF neuron exported by Norse, imported and run on its reference input"
+step "8. NIR: a LIF neuron exported by Norse, imported and run on its reference input"
 $frugal import tests/data/nir/lif_norse.nir --out runs/demo_lif_norse.safetensors
 $python - <<'PY'
 import numpy as np

@@ -21,6 +21,7 @@ void add_commands(CLI::App& app) {
   add_bench_memory(app);
   add_hardwire(app);
   add_cost(app);
+  add_convert(app);
 }
 
 int exit_code() { return g_exit_code; }
