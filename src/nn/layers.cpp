@@ -16,7 +16,7 @@ Var uniform_param(Shape shape, int fan_in, Rng& rng) {
   return Var(t, true);
 }
 
-// Pools see [N, C, H, W]; spiking nets pass [T, N, C, H, W], so time is folded into the batch.
+// Batch norm sees [N, C, H, W]; spiking nets pass [T, N, C, H, W], so time is folded into the batch.
 template <typename F>
 Var fold_time(const Var& x, F op) {
   if (x.value().rank() != 5) return op(x);
@@ -75,13 +75,13 @@ std::vector<Param> Conv2d::parameters() {
 Var ReLU::forward(const Var& x) { return autograd::relu(x); }
 
 Var MaxPool2d::forward(const Var& x) {
-  return fold_time(x, [this](const Var& v) { return autograd::max_pool2d(v, kernel, stride, pad); });
+  return autograd::max_pool2d(x, kernel, stride, pad);  // folds [T, N, C, H, W] itself
 }
 
 Json MaxPool2d::spec() const { return {{"type", "maxpool2d"}, {"kernel", kernel}, {"stride", stride}, {"pad", pad}}; }
 
 Var AvgPool2d::forward(const Var& x) {
-  return fold_time(x, [this](const Var& v) { return autograd::avg_pool2d(v, kernel, stride, pad); });
+  return autograd::avg_pool2d(x, kernel, stride, pad);  // folds [T, N, C, H, W] itself
 }
 
 Json AvgPool2d::spec() const { return {{"type", "avgpool2d"}, {"kernel", kernel}, {"stride", stride}, {"pad", pad}}; }
