@@ -7,26 +7,6 @@
 
 namespace frugal::autograd {
 
-namespace {
-kernels::GemmArgs gemm_args(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-                            const float* b, int64_t ldb, float* c, int64_t ldc, float beta = 0) {
-  kernels::GemmArgs g;
-  g.trans_a = ta;
-  g.trans_b = tb;
-  g.m = m;
-  g.n = n;
-  g.k = k;
-  g.a = a;
-  g.lda = lda;
-  g.b = b;
-  g.ldb = ldb;
-  g.c = c;
-  g.ldc = ldc;
-  g.beta = beta;
-  return g;
-}
-}  // namespace
-
 Var linear(const Var& x, const Var& w, const Var& b) {
   const Tensor& xv = x.value();
   const Tensor& wv = w.value();
@@ -48,18 +28,17 @@ Var linear(const Var& x, const Var& w, const Var& b) {
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t j = 0; j < out; ++j) y[r * out + j] = bp[j];
     }
-    kernels::gemm(gemm_args(false, true, rows, out, in, xv.data(), in, wv.data(), in, y.data(), out,
-                            b.defined() ? 1.0f : 0.0f));
+    kernels::gemm_packed(false, true, rows, out, in, xv.data(), wv.data(), y.data(), b.defined());
   }
   return record(y, {x, w, b}, [x, w, b, rows, in, out](const Tensor& dy) {
     if (x.requires_grad()) {
       Tensor dx = Tensor::empty(x.shape());
-      kernels::gemm(gemm_args(false, false, rows, in, out, dy.data(), out, w.value().data(), in, dx.data(), in));
+      kernels::gemm_packed(false, false, rows, in, out, dy.data(), w.value().data(), dx.data());
       x.add_grad(dx);
     }
     if (w.requires_grad()) {
       Tensor dw = Tensor::empty(w.shape());
-      kernels::gemm(gemm_args(true, false, out, in, rows, dy.data(), out, x.value().data(), in, dw.data(), in));
+      kernels::gemm_packed(true, false, out, in, rows, dy.data(), x.value().data(), dw.data());
       w.add_grad(dw);
     }
     if (b.requires_grad()) {
@@ -78,16 +57,16 @@ Var matmul(const Var& a, const Var& b) {
           "matmul: shapes " + shape_str(av.shape()) + " and " + shape_str(bv.shape()) + " do not chain");
   int64_t m = av.dim(0), k = av.dim(1), n = bv.dim(1);
   Tensor y = Tensor::empty({m, n});
-  kernels::gemm(gemm_args(false, false, m, n, k, av.data(), k, bv.data(), n, y.data(), n));
+  kernels::gemm_packed(false, false, m, n, k, av.data(), bv.data(), y.data());
   return record(y, {a, b}, [a, b, m, k, n](const Tensor& dy) {
     if (a.requires_grad()) {
       Tensor da = Tensor::empty({m, k});
-      kernels::gemm(gemm_args(false, true, m, k, n, dy.data(), n, b.value().data(), n, da.data(), k));
+      kernels::gemm_packed(false, true, m, k, n, dy.data(), b.value().data(), da.data());
       a.add_grad(da);
     }
     if (b.requires_grad()) {
       Tensor db = Tensor::empty({k, n});
-      kernels::gemm(gemm_args(true, false, k, n, m, a.value().data(), k, dy.data(), n, db.data(), n));
+      kernels::gemm_packed(true, false, k, n, m, a.value().data(), dy.data(), db.data());
       b.add_grad(db);
     }
   });

@@ -40,11 +40,7 @@ Tensor masked(const Tensor& w, const Tensor& mask) {
 
 // dst [rows, n] = a [rows, k] · bᵀ with b [n, k] (trans_b) or b [k, n].
 void dense_product(const float* a, int64_t rows, int64_t k, const float* b, int64_t n, bool trans_b, float* dst) {
-  kernels::GemmArgs g;
-  g.trans_b = trans_b;
-  g.m = rows, g.n = n, g.k = k;
-  g.a = a, g.lda = k, g.b = b, g.ldb = trans_b ? k : n, g.c = dst, g.ldc = n;
-  kernels::gemm(g);
+  kernels::gemm_packed(false, trans_b, rows, n, k, a, b, dst);
 }
 
 // SR-STE for a linear weight: dw += decay · (W − W ⊙ mask_fw); the kept weights are fw's values.
@@ -130,11 +126,7 @@ Var nm_linear(const Var& x, const Var& w, const Var& b, const NMConfig& nm, cons
     }
     if (w.requires_grad()) {
       Tensor dw = Tensor::empty({out, in});
-      kernels::GemmArgs g;
-      g.trans_a = true;
-      g.m = out, g.n = in, g.k = rows;
-      g.a = dy.data(), g.lda = out, g.b = x.value().data(), g.ldb = in, g.c = dw.data(), g.ldc = in;
-      kernels::gemm(g);
+      kernels::gemm_packed(true, false, out, in, rows, dy.data(), x.value().data(), dw.data());
       if (nm.sr_ste_decay > 0) add_linear_decay(w.value(), *fw, nm.sr_ste_decay, dw);
       w.add_grad(dw);
     }

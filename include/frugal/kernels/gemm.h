@@ -27,4 +27,9 @@ void gemm(const GemmArgs& g);
 // Dispatches on the current backend.
 void gemm(const GemmArgs& g);
 
+// The common case: A, B and C stored densely (leading dimension = stored row width).
+// C = op(A) · op(B), plus C when accumulate; k = 0 gives zeros (or leaves C when accumulating).
+void gemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
+                 float* c, bool accumulate = false);
+
 }  // namespace frugal::kernels
