@@ -1,9 +1,11 @@
-// Module containers: Sequential's ReLU/max-pool reordering gives the same outputs and gradients
-// as running the layers in the written order.
+// Modules: Sequential's ReLU/max-pool reordering gives the same outputs and gradients as running
+// the layers in the written order; the normalize layer standardizes and is built from its spec.
 #include <gtest/gtest.h>
 
 #include "frugal/autograd/ops.h"
+#include "frugal/core/error.h"
 #include "frugal/core/rng.h"
+#include "frugal/nn/builder.h"
 #include "frugal/nn/layers.h"
 
 using namespace frugal;
@@ -38,6 +40,16 @@ TEST(Sequential, ReluThenMaxPoolMatchesTheWrittenOrder) {
     for (int64_t i = 0; i < ya.value().numel(); ++i) EXPECT_EQ(ya.value()[i], yb.value()[i]) << "pad " << pad;
     for (int64_t i = 0; i < x0.numel(); ++i) EXPECT_EQ(xa.grad()[i], xb.grad()[i]) << "pad " << pad << " at " << i;
   }
+}
+
+TEST(Normalize, StandardizesAndRoundTripsItsSpec) {
+  Rng rng(1);
+  nn::ModulePtr m = nn::build_module({{"type", "normalize"}, {"mean", 0.25}, {"std", 0.5}}, rng, "layers[0]");
+  Var y = m->forward(Var(Tensor::full({2, 2}, 1.0f)));
+  EXPECT_FLOAT_EQ(y.value()[0], 1.5f);
+  nn::ModulePtr again = nn::build_module(m->spec(), rng, "layers[0]");
+  EXPECT_FLOAT_EQ(again->forward(Var(Tensor::full({1}, 0.0f))).value()[0], -0.5f);
+  EXPECT_THROW(nn::build_module({{"type", "normalize"}, {"std", 0.0}}, rng, "layers[0]"), Error);
 }
 
 }  // namespace

@@ -112,6 +112,8 @@ std::vector<Buffer> BatchNorm2d::buffers() {
   return {{"running_mean", &running_mean}, {"running_var", &running_var}};
 }
 
+Var Normalize::forward(const Var& x) { return autograd::scale(x, 1.0f / std, -mean / std); }
+
 Var Dropout::forward(const Var& x) { return autograd::dropout(x, p, training_, rng); }
 
 Var Sequential::forward(const Var& x) {
