@@ -19,7 +19,7 @@ NmLinear::NmLinear(int in_features, int out_features, bool bias, Rng& rng, const
 }
 
 void NmLinear::prepare() {
-  if (nm.mode != NMMode::dense) prepared_ = prepare_linear(weight.value(), nm);
+  if (nm.mode != NMMode::dense) prepare_linear(weight.value(), nm, prepared_);
   ready_ = true;
 }
 

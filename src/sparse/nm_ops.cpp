@@ -59,12 +59,23 @@ void add_linear_decay(const Tensor& w, const NMRows& fw, float decay, Tensor& dw
 }  // namespace
 
 NMLinearWeights prepare_linear(const Tensor& w, const NMConfig& nm) {
+  NMLinearWeights prepared;
+  prepare_linear(w, nm, prepared);
+  return prepared;
+}
+
+void prepare_linear(const Tensor& w, const NMConfig& nm, NMLinearWeights& prepared) {
   check_nm(nm.pattern, "nm_linear");
   require(w.rank() == 2, "nm_linear: weight must be [out, in], got " + shape_str(w.shape()));
-  NMLinearWeights prepared;
-  prepared.fw = std::make_shared<NMRows>(select_linear_forward(w, nm.pattern));
-  if (nm.mode == NMMode::bdwp) prepared.bw = std::make_shared<NMRows>(select_linear_backward(w, nm.pattern));
-  return prepared;
+  // A copy still captured by a recorded backward must stay as it is: that step reads it.
+  if (!prepared.fw || prepared.fw.use_count() > 1) prepared.fw = std::make_shared<NMRows>();
+  bool bdwp = nm.mode == NMMode::bdwp;
+  if (!bdwp) {
+    prepared.bw.reset();
+  } else if (!prepared.bw || prepared.bw.use_count() > 1) {
+    prepared.bw = std::make_shared<NMRows>();
+  }
+  select_linear(w, nm.pattern, *prepared.fw, bdwp ? prepared.bw.get() : nullptr);
 }
 
 Var nm_linear(const Var& x, const Var& w, const Var& b, const NMConfig& nm) {

@@ -37,9 +37,12 @@ const char* nm_kernel_name(NMKernel k);  // "nm_gemm" | "masked_dense"
 // The per-step copies of a linear weight [out, in]: fw rows = out (groups along in), bw rows = in
 // (groups along out; made in bdwp mode only). Shared so a recorded backward keeps them alive.
 struct NMLinearWeights {
-  std::shared_ptr<const NMRows> fw, bw;
+  std::shared_ptr<NMRows> fw, bw;
 };
 NMLinearWeights prepare_linear(const Tensor& w, const NMConfig& nm);
+// Re-selects `prepared` from w in place: copies no recorded step still holds are overwritten
+// (one fused pass, no allocation), shared ones are replaced.
+void prepare_linear(const Tensor& w, const NMConfig& nm, NMLinearWeights& prepared);
 
 // As autograd::linear: x [..., in], w [out, in], b [out] or undefined. The weight gradient is the
 // dense GEMM (straight-through) plus SR-STE's decay. `prepared` must come from w's current values.
