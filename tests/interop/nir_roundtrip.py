@@ -196,6 +196,7 @@ class Neuron:
         self.node, self.kind = node, type(node).__name__
         self.v = np.zeros((batch,) + tuple(shape))
         self.i = np.zeros_like(self.v)
+        self.spiked = np.zeros(self.v.shape, bool)
 
     def step(self, x):
         import numpy as np
@@ -218,7 +219,7 @@ class Neuron:
             # value, the membrane of the step after a spike is zero.
             self.i = self.i + DT / n.tau_syn * (-self.i + n.w_in * x)
             v = self.v + DT / n.tau_mem * (n.v_leak - self.v + n.r * self.i)
-            self.v = np.where(self.spiked, 0.0, v) if hasattr(self, "spiked") else v
+            self.v = np.where(self.spiked, 0.0, v)
             self.spiked = self.v > n.v_threshold
             return self.spiked.astype(np.float64)
         raise ValueError(self.kind)
