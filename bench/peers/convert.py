@@ -188,19 +188,24 @@ def neuron_sites(name, model):
 
 
 def plain_if_step(self, x):
-    """SpikingJelly's HalfThresholdIFNode step (membrane from v_threshold / 2 after reset, spike when
-    v >= v_threshold, soft reset) in plain torch: its own fused kernels import torch >= 2 APIs."""
+    """SpikingJelly's IFNode / HalfThresholdIFNode step (v += x, spike when v >= v_threshold, soft
+    reset when v_reset is None, else back to v_reset) in plain torch: its own fused kernels import
+    torch >= 2 APIs. The membrane after reset() (0, or v_threshold / 2) is SpikingJelly's."""
     if not isinstance(self.v, torch.Tensor):
         self.v = torch.full_like(x, float(self.v))
     self.v = self.v + x
     spike = (self.v >= self.v_threshold).to(x.dtype)
-    self.v = self.v - spike * self.v_threshold
+    if self.v_reset is None:
+        self.v = self.v - spike * self.v_threshold
+    else:
+        self.v = torch.where(spike > 0, torch.full_like(self.v, self.v_reset), self.v)
     return spike
 
 
 def spikingjelly_rows(name, make, path, calib, x, y, budgets, robust):
     from spikingjelly.activation_based import ann2snn, neuron
     if int(torch.__version__.split(".")[0]) < 2:
+        neuron.IFNode.single_step_forward = plain_if_step
         neuron.HalfThresholdIFNode.single_step_forward = plain_if_step
     recipes = [("ltb", lambda: ann2snn.LocalThresholdBalancingRecipe(dataloader=calib, fuse_flag=False))]
     if robust:
@@ -247,6 +252,7 @@ def main():
     ap.add_argument("--robust", action="store_true", help="also robust-norm (99.9th percentile) in both tools")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    os.environ.setdefault("TQDM_DISABLE", "1")  # SpikingJelly's calibration loops draw progress bars
     torch.set_num_threads(args.threads)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     budgets = [int(t) for t in args.timesteps.split(",")]
