@@ -18,6 +18,7 @@
 #include "frugal/core/rng.h"
 #include "frugal/nn/builder.h"
 #include "frugal/nn/model_file.h"
+#include "frugal/snn/layers.h"
 #include "support/run_frugal.h"
 
 namespace fs = std::filesystem;
@@ -60,10 +61,10 @@ in = 8
 out = 10
 )";
 
-// Trains `layers` for two epochs on 4096 samples; returns the model file.
-fs::path train_tiny(const std::string& name, const std::string& layers) {
+// Trains `layers` for two epochs on 4096 samples; returns the model file. `top`: more top-level keys.
+fs::path train_tiny(const std::string& name, const std::string& layers, const std::string& top = "") {
   fs::path dir = fresh_dir("frugal_hwcli_" + name);
-  std::ofstream(dir / "config.toml") << "name = \"" << name << "\"\nepochs = 2\nbatch_size = 32\n"
+  std::ofstream(dir / "config.toml") << "name = \"" << name << "\"\nepochs = 2\nbatch_size = 32\n" << top
                                      << "train_limit = 4096\ntest_limit = 200\n[optimizer]\ntype = \"adam\"\n"
                                      << "lr = 1e-2\n"
                                      << layers;
@@ -74,6 +75,7 @@ fs::path train_tiny(const std::string& name, const std::string& layers) {
 
 // An untrained model of `layers` (JSON specs), saved as frugal train would: for the refusals.
 fs::path untrained(const std::string& name, const nlohmann::json& layers) {
+  frugal::snn::register_layers();  // the builder then knows encoder, lif, readout
   frugal::Rng rng(1);
   frugal::nn::ModulePtr model = frugal::nn::build_sequential(layers, rng);
   fs::path path = fresh_dir("frugal_hwcli_" + name) / "model.safetensors";
@@ -82,7 +84,6 @@ fs::path untrained(const std::string& name, const nlohmann::json& layers) {
 }
 
 const char* kTinySnnLayers = R"(
-loss = "ce_count"
 [[layers]]
 type = "flatten"
 [[layers]]
@@ -113,7 +114,7 @@ mode = "count"
 )";
 
 const fs::path& tiny_snn() {
-  static const fs::path model = train_tiny("snn", kTinySnnLayers);
+  static const fs::path model = train_tiny("snn", kTinySnnLayers, "loss = \"ce_count\"\n");
   return model;
 }
 
