@@ -50,6 +50,9 @@ $frugal train examples/har_lmu.toml --data-dir "$har_dir" --out runs/demo_lmu --
 summary runs/demo_lmu.json test_accuracy train_seconds
 $frugal train examples/har_l2mu.toml --data-dir "$har_dir" --out runs/demo_l2mu --json > runs/demo_l2mu.json
 summary runs/demo_l2mu.json test_accuracy train_seconds
+$frugal compress-l2mu runs/demo_l2mu/model.safetensors --data-dir "$har_dir" --out runs/demo_l2mu/model_int8.safetensors \
+  --json > runs/demo_l2mu_int8.json
+summary runs/demo_l2mu_int8.json fp32_accuracy test_accuracy model_bytes latency_us_p50
 
 step "5. ANN-to-SNN conversion of a PyTorch VGG from ONNX: LTB thresholds, accuracy per time budget, energy"
 $frugal convert tests/data/convert/fmnist_vgg.onnx --calib-data fmnist --method ltb,robust --calib-batches 48 \

@@ -22,6 +22,7 @@ void add_commands(CLI::App& app) {
   add_hardwire(app);
   add_cost(app);
   add_convert(app);
+  add_compress_l2mu(app);
 }
 
 int exit_code() { return g_exit_code; }

@@ -18,6 +18,7 @@ void add_bench_memory(CLI::App& app);
 void add_hardwire(CLI::App& app);
 void add_cost(CLI::App& app);
 void add_convert(CLI::App& app);
+void add_compress_l2mu(CLI::App& app);
 int exit_code();
 void set_exit_code(int code);
 

@@ -19,6 +19,7 @@ DATA = "/usr/share/datasets/fashion-mnist"
 def load(kind):
     with gzip.open(f"{DATA}/{kind}-images-idx3-ubyte.gz") as f:
         x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28).astype(np.float32) / 255
+    x = (x - 0.2860) / 0.3530  # the normalize layer of examples/fmnist_cnn.toml
     with gzip.open(f"{DATA}/{kind}-labels-idx1-ubyte.gz") as f:
         y = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
     return torch.from_numpy(x), torch.from_numpy(y)
