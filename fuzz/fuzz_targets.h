@@ -16,6 +16,7 @@
 #include "frugal/io/nifti.h"
 #include "frugal/io/nir.h"
 #include "frugal/io/npy.h"
+#include "frugal/io/onnx.h"
 #include "frugal/io/safetensors.h"
 #include "frugal/train/config.h"
 
@@ -40,6 +41,8 @@ inline void parse_as(const std::string& target, const std::string& path) {
     io::read_safetensors(path);
   } else if (target == "npy") {
     io::read_npy(path);
+  } else if (target == "onnx") {
+    io::read_onnx(path);
   } else if (target == "config") {
     train::parse_train_config(train::load_config(path, {}), path);
   } else {

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(idx har nifti nir safetensors npy config)
+((${#targets[@]})) || targets=(idx har nifti nir safetensors npy onnx config)
 
 scripts/setup.sh
 cmake --preset fuzz >/dev/null

@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "../fuzz/fuzz_targets.h"
+#include "frugal/train/config.h"
 
 namespace fs = std::filesystem;
 
@@ -50,6 +51,41 @@ TEST(FuzzRegressions, EveryCrashInputEndsInSuccessOrError) {
     ++count;
   }
   std::printf("replayed %d fuzz regression inputs\n", count);
+}
+
+// fuzz_config's finding: toml++ 3.3 has undefined behaviour on some non-ASCII characters outside
+// strings, so the config reader refuses those (and bytes that are not UTF-8) itself, naming the
+// file, line and column, while strings and comments keep any UTF-8.
+TEST(FuzzRegressions, ConfigBytesOutsideTomlAreRefusedWithFileAndLine) {
+  using frugal::train::toml_to_json;
+  const auto error_of = [](const std::string& text) {
+    try {
+      toml_to_json(text, "run.toml");
+    } catch (const frugal::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const std::string outside = ": non-ASCII character outside a string or comment (TOML allows them only in strings and comments)";
+  EXPECT_EQ(error_of("name = \"x\"\nkernel = \xCE\xBE\n"), "run.toml:2:10" + outside);
+  EXPECT_EQ(error_of("\xCE\xBE = 1\n"), "run.toml:1:1" + outside);
+  EXPECT_EQ(error_of("a = \"ok\"\nb = \"\xFF\"\n"), "run.toml:2:6: byte 0xFF is not valid UTF-8 (TOML files must be UTF-8)");
+  EXPECT_EQ(error_of("a = 1 # \xED\xA0\x80 surrogate\n"), "run.toml:1:9: byte 0xED is not valid UTF-8 (TOML files must be UTF-8)");
+  // After a closing delimiter (with the quotes allowed right before it) the scan is outside again.
+  EXPECT_EQ(error_of("a = \"\"\"x\"\"\"\"\"\nb = \xCE\xBE\n"), "run.toml:2:5" + outside);
+  EXPECT_EQ(error_of("a = 'x' # c\nb = \xCE\xBE\n"), "run.toml:2:5" + outside);
+
+  frugal::nn::Json ok = toml_to_json(
+      "\xEF\xBB\xBF# caf\xC3\xA9 \xCE\xBE\n"
+      "\"\xCE\xBE key\" = \"\xCE\xBE \\\" \xF0\x9F\x98\x80\"\n"
+      "lit = '\xCE\xBE'\n"
+      "multi = \"\"\"\xCE\xBE \\\"\"\" \xCE\xBE\"\"\"\n"
+      "ml = '''\xCE\xBE'''  # \xCE\xBE\n",
+      "run.toml");
+  EXPECT_EQ(ok["\xCE\xBE key"], "\xCE\xBE \" \xF0\x9F\x98\x80");
+  EXPECT_EQ(ok["lit"], "\xCE\xBE");
+  EXPECT_EQ(ok["multi"], "\xCE\xBE \"\"\" \xCE\xBE");
+  EXPECT_EQ(ok["ml"], "\xCE\xBE");
 }
 
 TEST(FuzzRegressions, EverySeedParses) {

@@ -23,15 +23,40 @@ bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-// The first 4 bytes of the header (through gzip if compressed): sizeof_hdr names the version.
-int32_t read_sizeof_hdr(const std::string& path) {
+// The start of the header (through gzip if compressed): sizeof_hdr (offset 0) names the version
+// and byte order, dim[0] is an int16 at offset 40 (NIfTI-1) or an int64 at offset 16 (NIfTI-2).
+struct HeaderStart {
+  int32_t sizeof_hdr = 0;
+  bool swapped = false;
+  int64_t dim0 = 0;
+};
+
+HeaderStart read_header_start(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");
   require(f != nullptr, path + ": cannot open");
-  int32_t v = 0;
-  int got = gzread(f, &v, 4);
+  unsigned char bytes[48] = {};
+  int got = gzread(f, bytes, sizeof bytes);
   gzclose(f);
-  require(got == 4, path + ": file shorter than a NIfTI header");
-  return v;
+  require(got >= 4, path + ": file shorter than a NIfTI header");
+  HeaderStart h;
+  std::memcpy(&h.sizeof_hdr, bytes, 4);
+  const int32_t size_swapped = static_cast<int32_t>(__builtin_bswap32(static_cast<uint32_t>(h.sizeof_hdr)));
+  require(h.sizeof_hdr == 348 || h.sizeof_hdr == 540 || size_swapped == 348 || size_swapped == 540,
+          path + ": header field sizeof_hdr is " + std::to_string(h.sizeof_hdr) +
+              ", expected 348 (NIfTI-1) or 540 (NIfTI-2)");
+  h.swapped = h.sizeof_hdr != 348 && h.sizeof_hdr != 540;
+  if (h.swapped) h.sizeof_hdr = size_swapped;
+  require(got == static_cast<int>(sizeof bytes), path + ": file shorter than a NIfTI header");
+  if (h.sizeof_hdr == 348) {
+    uint16_t d = 0;
+    std::memcpy(&d, bytes + 40, 2);
+    h.dim0 = static_cast<int16_t>(h.swapped ? __builtin_bswap16(d) : d);
+  } else {
+    uint64_t d = 0;
+    std::memcpy(&d, bytes + 16, 8);
+    h.dim0 = static_cast<int64_t>(h.swapped ? __builtin_bswap64(d) : d);
+  }
+  return h;
 }
 
 // Data bytes the file holds after the header, counting at most `need` (gzread passes plain files
@@ -61,14 +86,19 @@ struct Freer {
 }  // namespace
 
 NiftiVolume read_nifti(const std::string& path) {
-  int32_t size = read_sizeof_hdr(path);
-  int32_t swapped = static_cast<int32_t>(__builtin_bswap32(static_cast<uint32_t>(size)));
-  require(size == 348 || size == 540 || swapped == 348 || swapped == 540,
-          path + ": header field sizeof_hdr is " + std::to_string(size) + ", expected 348 (NIfTI-1) or 540 (NIfTI-2)");
+  // nifti_clib 3.0.1 copies dim[1..dim[0]] of a NIfTI-2 header into fixed arrays without checking
+  // dim[0]: a huge dim[0] overran the stack (found by fuzz_nifti). So it is checked here first.
+  const HeaderStart start = read_header_start(path);
+  require(start.dim0 >= 1 && start.dim0 <= 7,
+          path + ": header field dim[0] is " + std::to_string(start.dim0) + ", expected 1..7");
   nifti_set_debug_level(0);
   nifti_image* header = nifti_image_read(path.c_str(), 0);
   require(header != nullptr, path + ": header is not valid NIfTI (magic or dim fields rejected by nifti_clib)");
   Freer free_header{header};
+  // A two-file header (.hdr/.img magic) would make nifti_clib read the voxels from another file,
+  // past the length check below.
+  require(header->iname != nullptr && path == header->iname,
+          path + ": header names a separate image file (.hdr/.img pair); only single-file .nii and .nii.gz are read");
   require(header->ndim >= 1 && header->ndim <= 7, path + ": dim[0] is " + std::to_string(header->ndim) + ", expected 1..7");
   for (int k = 4; k <= header->ndim; ++k)
     require(header->dim[k] == 1, path + ": dim[" + std::to_string(k) + "] is " + std::to_string(header->dim[k]) +

@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <set>
+#include <vector>
 
 #include "frugal/core/error.h"
 #include "frugal/io/atomic_file.h"
@@ -42,6 +44,56 @@ class Hid {
 
 // HDF5 prints its error stack to stderr by default; frugal reports errors itself.
 void silence_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+// Variable-length strings live in global heap collections ("GCOL", HDF5 spec III.E). libhdf5
+// 1.10.8 walks a collection's objects by their size fields and never advances past a free-space
+// object (index 0) of size 0: a corrupt collection made H5Dread spin forever (found by fuzz_nir).
+// Every version-1 collection in the file is walked here first, the same way, and refused unless
+// each object fits and the walk moves forward. Sizes of lengths are 8 bytes (h5py's default).
+void check_global_heaps(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  require(in.good(), path + ": cannot open");
+  in.seekg(0, std::ios::end);
+  const uint64_t file_size = static_cast<uint64_t>(in.tellg());
+  const auto read_at = [&](uint64_t offset, size_t n) {
+    std::string bytes(n, '\0');
+    in.clear();
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(bytes.data(), static_cast<std::streamsize>(n));
+    bytes.resize(static_cast<size_t>(in.gcount()));
+    return bytes;
+  };
+  const auto u64 = [](const std::string& b, size_t at) {
+    uint64_t v = 0;
+    std::memcpy(&v, b.data() + at, 8);
+    return v;
+  };
+  constexpr size_t kBlock = 1 << 20;
+  for (uint64_t base = 0; base < file_size; base += kBlock) {
+    // Blocks overlap by 3 bytes so a signature on a block boundary is seen.
+    const std::string block = read_at(base, kBlock + 3);
+    for (size_t at = block.find("GCOL"); at != std::string::npos; at = block.find("GCOL", at + 1)) {
+      if (at >= kBlock) break;
+      const uint64_t start = base + at;
+      const std::string head = read_at(start, 16);
+      if (head.size() < 16 || head[4] != 1) continue;  // libhdf5 refuses other versions itself
+      const uint64_t size = u64(head, 8);
+      const std::string where = path + ": global heap collection at byte " + std::to_string(start);
+      require(size >= 16 && size <= file_size - start, where + " claims " + std::to_string(size) + " bytes");
+      require(size <= (uint64_t{1} << 30), where + " is larger than 1 GiB");
+      const std::string heap = read_at(start, static_cast<size_t>(size));
+      for (uint64_t p = 16; p + 16 <= size;) {
+        const unsigned index = static_cast<unsigned char>(heap[p]) | static_cast<unsigned char>(heap[p + 1]) << 8;
+        const uint64_t object_size = u64(heap, static_cast<size_t>(p) + 8);
+        require(object_size <= size - p, where + ": object " + std::to_string(index) + " runs past the collection");
+        const uint64_t need = index == 0 ? object_size : 16 + (object_size + 7) / 8 * 8;
+        require(need > 0 && need <= size - p,
+                where + ": object " + std::to_string(index) + " has size " + std::to_string(object_size));
+        p += need;
+      }
+    }
+  }
+}
 
 bool is_int_key(const std::string& key) {
   static const std::set<std::string> keys = {"shape",       "input_shape", "stride",    "padding",
@@ -146,15 +198,15 @@ std::vector<std::string> read_strings(hid_t group, const std::string& name, cons
     H5Tset_size(mtype.get(), H5T_VARIABLE);
     H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
     std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
-    if (n > 0) {
-      require(H5Dread(dset.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) >= 0,
-              where + ": cannot read strings");
+    const herr_t read = n > 0 ? H5Dread(dset.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) : 0;
+    if (read >= 0) {
+      for (char* p : ptrs)
+        out.push_back(p ? std::string(p, strnlen(p, static_cast<size_t>(limits().max_string_bytes))) : std::string());
     }
-    for (char* p : ptrs) {
-      std::string s = p ? std::string(p, strnlen(p, static_cast<size_t>(limits().max_string_bytes))) : std::string();
-      out.push_back(s);
-    }
+    // A read that fails part-way may already have allocated the strings converted so far (the
+    // likely source of fuzz_nir's earlier leak report): they are reclaimed before the error.
     if (n > 0) H5Dvlen_reclaim(mtype.get(), space.get(), H5P_DEFAULT, ptrs.data());
+    require(read >= 0, where + ": cannot read strings");
   } else {
     const size_t size = H5Tget_size(ftype.get());
     require(size > 0 && size <= static_cast<size_t>(limits().max_string_bytes), where + ": string length out of range");
@@ -439,6 +491,7 @@ const std::vector<std::string>& nir_node_types() {
 NirFile read_nir(const std::string& path) {
   silence_hdf5();
   require(H5Fis_hdf5(path.c_str()) > 0, path + ": not an HDF5 file (or cannot be opened)");
+  check_global_heaps(path);
   Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   require(file.ok(), path + ": cannot open the HDF5 file");
   NirFile out;

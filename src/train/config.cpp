@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -13,6 +15,101 @@
 namespace frugal::train {
 
 namespace {
+
+// Length of the UTF-8 sequence at text[i], or 0 when it is malformed (bad lead or continuation
+// byte, overlong form, surrogate, above U+10FFFF): TOML documents must be valid UTF-8.
+size_t utf8_length(const std::string& text, size_t i) {
+  const auto byte = [&](size_t k) { return k < text.size() ? static_cast<unsigned char>(text[k]) : 0u; };
+  unsigned lead = byte(i);
+  if (lead < 0x80) return 1;
+  size_t n = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
+  if (n == 0) return 0;
+  for (size_t k = 1; k < n; ++k)
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  unsigned second = byte(i + 1);
+  if (lead == 0xE0 && second < 0xA0) return 0;  // overlong
+  if (lead == 0xED && second >= 0xA0) return 0;  // UTF-16 surrogate
+  if (lead == 0xF0 && second < 0x90) return 0;  // overlong
+  if (lead == 0xF4 && second >= 0x90) return 0;  // above U+10FFFF
+  return n;
+}
+
+// Refuses bytes that are not valid UTF-8 anywhere, and non-ASCII characters outside strings and
+// comments, where TOML 1.0 allows none. toml++ 3.3 (Debian) must not see the latter: its
+// whitespace test reaches __builtin_unreachable for some code points (U+03BE, found by
+// fuzz_config), which is undefined behaviour. The scan follows TOML's lexical rules only as far
+// as needed to know whether a byte is inside a string or a comment; toml++ checks the rest.
+void check_toml_bytes(const std::string& text, const std::string& where) {
+  enum class In { code, comment, basic, literal, multi_basic, multi_literal };
+  In in = In::code;
+  int line = 1, column = 1;
+  const auto run_of = [&](size_t i, char q) {
+    size_t n = 0;
+    while (i + n < text.size() && text[i + n] == q) ++n;
+    return n;
+  };
+  // A backslash and the character it escapes (a quote must not end the string), but not a
+  // newline (line counting) nor a malformed byte (reported at its own position).
+  const auto escape_length = [&](size_t i) {
+    if (i + 1 >= text.size() || text[i + 1] == '\n') return size_t{1};
+    return 1 + utf8_length(text, i + 1);
+  };
+  // toml++ accepts (and skips) a leading byte order mark.
+  const size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
+  for (size_t i = start; i < text.size();) {
+    const char c = text[i];
+    size_t n = utf8_length(text, i);
+    if (n == 0) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(c));
+      throw Error(where + ":" + std::to_string(line) + ":" + std::to_string(column) + ": byte " + hex +
+                  " is not valid UTF-8 (TOML files must be UTF-8)");
+    }
+    if (n > 1 && in == In::code)
+      throw Error(where + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                  ": non-ASCII character outside a string or comment (TOML allows them only in strings and comments)");
+    size_t step = n;
+    switch (in) {
+      case In::code:
+        if (c == '#') {
+          in = In::comment;
+        } else if (c == '"' || c == '\'') {
+          bool multi = run_of(i, c) >= 3;
+          in = c == '"' ? (multi ? In::multi_basic : In::basic) : (multi ? In::multi_literal : In::literal);
+          step = multi ? 3 : 1;
+        }
+        break;
+      case In::comment:
+        if (c == '\n') in = In::code;
+        break;
+      case In::basic:
+      case In::literal:
+        if (c == '\n' || (c == '"' && in == In::basic) || (c == '\'' && in == In::literal)) in = In::code;
+        else if (c == '\\' && in == In::basic) step = escape_length(i);
+        break;
+      case In::multi_basic:
+      case In::multi_literal: {
+        const char quote = in == In::multi_basic ? '"' : '\'';
+        if (c == '\\' && in == In::multi_basic) {
+          step = escape_length(i);
+        } else if (c == quote && run_of(i, quote) >= 3) {
+          // Up to two quotes may sit right before the closing delimiter: the run ends the string.
+          step = std::min<size_t>(run_of(i, quote), 5);
+          in = In::code;
+        }
+        break;
+      }
+    }
+    for (size_t k = 0; k < step && i < text.size(); ++k, ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+        ++column;
+      }
+    }
+  }
+}
 
 nn::Json node_to_json(const toml::node& node, int depth, const std::string& where) {
   require(depth <= io::limits().max_nesting_depth,
@@ -61,6 +158,7 @@ void apply_override(nn::Json& config, const std::string& assignment, const std::
 }  // namespace
 
 nn::Json toml_to_json(const std::string& text, const std::string& where) {
+  check_toml_bytes(text, where);
   try {
     toml::table table = toml::parse(text, where);
     return node_to_json(table, 0, where);

@@ -1,13 +1,16 @@
 #include "frugal/train/trainer.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "frugal/autograd/ops.h"
 #include "frugal/core/allocator.h"
@@ -30,7 +33,6 @@ namespace frugal::train {
 namespace {
 
 std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop = true; }
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -138,9 +140,26 @@ void write_curves(const std::string& dir, const History& h) {
 
 }  // namespace
 
+// SIGINT and SIGTERM are never handled asynchronously: the kernel would push the handler's frame
+// at the interrupted thread's stack pointer, and oneDNN 2.x's JIT sgemm kernels (Debian's
+// libdnnl 2.6) point rsp into a heap workspace while they run, so a signal landing in a GEMM
+// corrupted the heap ("corrupted size vs. prev_size"; oneDNN issue 4845, fixed upstream by
+// PR 4855). Instead the signals stay blocked in every thread (threads started later,
+// OpenMP's and oneDNN's, inherit the mask) and one thread takes them with sigwait.
 void install_stop_handlers() {
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  static std::once_flag once;
+  std::call_once(once, [] {
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    int rc = pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    require(rc == 0, "train: cannot block SIGINT/SIGTERM (pthread_sigmask error " + std::to_string(rc) + ")");
+    std::thread([stop_signals] {
+      int sig = 0;
+      while (sigwait(&stop_signals, &sig) == 0) g_stop = true;
+    }).detach();
+  });
 }
 
 bool stop_requested() { return g_stop.load(); }

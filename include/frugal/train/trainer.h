@@ -52,7 +52,9 @@ ModelOutput run_model(nn::Module& model, const autograd::Var& x);
 // ce_count and mse_count, a membrane readout for ce_mem).
 void check_loss_fits(const std::string& loss, nn::Module& model);
 
-// Installs SIGINT/SIGTERM handlers that ask the running training to stop at the next batch.
+// Makes SIGINT/SIGTERM ask the running training to stop at the next batch. Call it before any
+// other thread starts: it blocks both signals in the caller (new threads inherit that) and takes
+// them on a thread of its own, so no signal ever interrupts a compute kernel.
 void install_stop_handlers();
 bool stop_requested();
 
