@@ -226,7 +226,7 @@ out = 32
 
 [[layers]]
 type = "if"
-threshold = 1.0
+threshold = 0.5
 neurons = 32
 learn_threshold = true
 
@@ -239,6 +239,7 @@ out = 10
 type = "cuba_lif"
 alpha = 0.6
 beta = 0.8
+threshold = 0.25
 reset = "zero"
 neurons = 10
 learn_alpha = true
@@ -295,7 +296,7 @@ mode = "count"
     EXPECT_EQ(spikes[i], v.value()[i]) << i;
     fired += spikes[i] > 0.0f;
   }
-  EXPECT_GT(fired, 0);
+  EXPECT_GT(fired, spikes.numel() / 10);  // the comparison is over real spike trains
   for (int64_t i = 0; i < counts.numel(); ++i) {  // and the readout of the NIR graph's spikes
     float sum = 0;
     for (int64_t t = 0; t < 6; ++t) sum += spikes[t * counts.numel() + i];
