@@ -12,6 +12,7 @@
 #include "frugal/core/rng.h"
 #include "frugal/io/nir.h"
 #include "frugal/io/npy.h"
+#include "frugal/nn/builder.h"
 #include "frugal/nn/layers.h"
 #include "frugal/nn/model_file.h"
 #include "frugal/train/layer_families.h"
@@ -302,6 +303,22 @@ mode = "count"
     for (int64_t t = 0; t < 6; ++t) sum += spikes[t * counts.numel() + i];
     EXPECT_EQ(sum, counts[i]) << i;
   }
+}
+
+TEST(NirCli, SpikingLayerWithoutNirEquivalentExitsTwoNamingTheLayer) {
+  const std::string dir = temp_dir("refused");
+  train::register_layer_families();
+  Rng rng(1);
+  // fmnist_snn.toml's neurons: LIF with the default reset by subtraction, which NIR's LIF lacks.
+  nn::ModulePtr m = nn::build_sequential(
+      nn::Json::parse(R"([{"type": "encoder", "code": "direct", "steps": 4}, {"type": "linear", "in": 3, "out": 2},
+                          {"type": "lif", "beta": 0.5}, {"type": "readout", "mode": "count"}])"),
+      rng);
+  nn::save_model(dir + "/m.safetensors", *m, nn::Json::object());
+  auto r = run_frugal("export " + dir + "/m.safetensors --nir " + dir + "/m.nir --input-shape 3");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("layer 2 (lif): reset = \"subtract\" has no NIR equivalent"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/m.nir"));
 }
 
 TEST(NirCli, MalformedFilesExitTwoNamingTheNode) {
