@@ -400,7 +400,7 @@ Tensor kernel_values(Module& m, const Json& spec, const std::string& key, bool c
   return t;
 }
 
-// A trained spiking layer (snn/layers.h: lif, cuba_lif, if) as a NIR neuron node. Only what NIR's
+// A trained spiking layer (snn/layers.h: lif, cuba_lif, if, rlif) as a NIR neuron node. Only what NIR's
 // neurons compute exactly is written: NIR's LIF and CubaLIF reset to v_reset (frugal's reset =
 // "zero"); its IF is frugal's if (reset by subtraction, as snnTorch's importer reads it).
 // Everything else is refused, naming the layer, rather than exported as a different network.
@@ -408,7 +408,7 @@ void neuron_node(Module& m, NirGraphNode& n, const std::string& where) {
   const Json spec = m.spec();
   require(spec.value("output", "spikes") == "spikes",
           where + ": output = \"membrane\" has no NIR equivalent (NIR's spiking neurons output spikes)");
-  n.kind = m.type();
+  n.kind = m.type() == "rlif" ? "lif" : m.type();  // rlif: the LIF of a LIF + recurrent Affine loop
   n.threshold = kernel_values(m, spec, "threshold", false);
   for (int64_t i = 0; i < n.threshold.numel(); ++i)
     require(n.threshold[i] > 0.0f, where + ": threshold " + std::to_string(n.threshold[i]) +
@@ -455,6 +455,7 @@ NirGraph graph_of_sequential(Sequential& seq, const Shape& input_shape, std::vec
   in.out_shape = input_shape;
   g.nodes.push_back(in);
   Shape shape = input_shape;
+  int last = 0;  // the node whose output the next layer takes
   // Whether the layer input is [T, N, ...]: after an encoder, or from the start in a spiking net
   // without one (it is fed spike sequences).
   bool sequence = false;
@@ -467,7 +468,7 @@ NirGraph graph_of_sequential(Sequential& seq, const Shape& input_shape, std::vec
     Module& m = *seq.layers[i];
     NirGraphNode n;
     n.name = std::to_string(i);
-    n.inputs = {static_cast<int>(g.nodes.size()) - 1};
+    n.inputs = {last};
     n.recurrent = {false};
     const std::string where = "export: layer " + n.name + " (" + m.type() + ")";
     if (auto* l = dynamic_cast<Linear*>(&m)) {
@@ -510,6 +511,40 @@ NirGraph graph_of_sequential(Sequential& seq, const Shape& input_shape, std::vec
     } else if (is_neuron_layer(m)) {
       require(sequence, where + ": a neuron layer before the encoder runs on static input; NIR has no such node");
       neuron_node(m, n, where);
+    } else if (m.type() == "rlif") {
+      // snnTorch's RLeaky as NIR writes it (and snnTorch's importer finds it): a LIF whose spikes
+      // feed back through a Linear; the back edge carries the previous step's spikes, zero at
+      // t = 0. The recurrent layer's bias is a constant current, present from t = 0 (V(0) = b), so
+      // it joins the bias of the linear layer before the rlif instead of the back edge.
+      require(sequence, where + ": a neuron layer before the encoder runs on static input; NIR has no such node");
+      const int64_t features = m.spec().at("features").get<int64_t>();
+      require(shape == Shape{features}, where + ": input " + shape_str(shape) + " is not [" +
+                                            std::to_string(features) + "]");
+      neuron_node(m, n, where);
+      NirGraphNode& before = g.nodes[static_cast<size_t>(last)];
+      require(before.kind == "linear", where + ": its recurrent bias folds into a linear layer before it, found " +
+                                           (last == 0 ? std::string("the input") : "layer " + before.name));
+      n.out_shape = shape;
+      const int self = static_cast<int>(g.nodes.size());
+      n.inputs.push_back(self + 1);
+      n.recurrent.push_back(true);
+      NirGraphNode w;
+      w.name = n.name + ".recurrent";
+      w.kind = "linear";
+      Tensor bias = before.bias.defined() ? before.bias.value().clone() : Tensor({features});
+      for (const Param& p : m.parameters()) {
+        if (p.name == "weight") w.weight = p.var;
+        if (p.name == "bias")
+          for (int64_t i = 0; i < features; ++i) bias[i] += p.var.value()[i];
+      }
+      before.bias = Var(bias, true);
+      w.inputs = {self};
+      w.recurrent = {false};
+      w.out_shape = shape;
+      g.nodes.push_back(std::move(n));
+      g.nodes.push_back(std::move(w));
+      last = self;
+      continue;
     } else if (m.type() == "encoder") {
       const Json spec = m.spec();
       const std::string code = spec.at("code").get<std::string>();
@@ -530,12 +565,13 @@ NirGraph graph_of_sequential(Sequential& seq, const Shape& input_shape, std::vec
       throw Error(where + ": no NIR node for this layer");
     }
     n.out_shape = shape;
+    last = static_cast<int>(g.nodes.size());
     g.nodes.push_back(std::move(n));
   }
   NirGraphNode out;
   out.name = "output";
   out.kind = "identity";
-  out.inputs = {static_cast<int>(g.nodes.size()) - 1};
+  out.inputs = {last};
   out.recurrent = {false};
   out.out_shape = shape;
   g.nodes.push_back(out);
