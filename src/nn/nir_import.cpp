@@ -1,7 +1,9 @@
 // NIR <-> NirGraph. Neuron parameters use the forward-Euler step of NIR's ODEs with step dt, as
 // snnTorch's export_nir.py / import_nir.py do (docs/nir.md): beta = 1 - dt/tau, alpha =
 // 1 - dt/tau_syn, and the input gain (r*dt/tau_mem, times w_in*dt/tau_syn for CuBa) folded into the
-// threshold, so the spikes are those of the NIR neuron with v_leak = v_reset = 0.
+// threshold, so the spikes are those of the NIR neuron with v_leak = v_reset = 0. Export writes a
+// NirGraph, or a Sequential trained by frugal (plain and spiking layers), with the inverse formulas
+// and refuses, naming the layer, what NIR's nodes would compute differently (docs/nir.md).
 #include <algorithm>
 #include <functional>
 #include <map>
