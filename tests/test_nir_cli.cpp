@@ -12,6 +12,10 @@
 #include "frugal/core/rng.h"
 #include "frugal/io/nir.h"
 #include "frugal/io/npy.h"
+#include "frugal/nn/builder.h"
+#include "frugal/nn/layers.h"
+#include "frugal/nn/model_file.h"
+#include "frugal/train/layer_families.h"
 #include "support/run_frugal.h"
 
 using namespace frugal;
@@ -165,6 +169,156 @@ out = 10
     spread += std::abs(want[i] - want[0]);
   }
   EXPECT_GT(spread, 0.0);  // trained logits differ between classes and samples
+}
+
+TEST(NirCli, TrainedSpikingModelExportsImportsAndGivesIdenticalSpikes) {
+  const std::string dir = temp_dir("trained_snn");
+  // A spiking CNN trained by frugal (direct encoding, per-neuron learned LIF, a learned IF, a
+  // CuBa-LIF output with learned decays, count readout), one short epoch on Fashion-MNIST.
+  std::ofstream(dir + "/net.toml") << R"(name = "nir_trained_snn"
+dataset = "fashion-mnist"
+epochs = 1
+batch_size = 64
+seed = 5
+loss = "ce_count"
+train_limit = 512
+test_limit = 128
+
+[optimizer]
+type = "adam"
+lr = 5e-3
+
+[[layers]]
+type = "conv2d"
+in = 1
+out = 4
+kernel = 3
+stride = 2
+pad = 1
+
+[[layers]]
+type = "avgpool2d"
+kernel = 2
+
+[[layers]]
+type = "encoder"
+code = "direct"
+steps = 6
+
+[[layers]]
+type = "lif"
+beta = 0.7
+threshold = 0.5
+reset = "zero"
+neurons = 196
+learn_beta = true
+learn_threshold = true
+surrogate = "fast_sigmoid"
+surrogate_param = 25.0
+
+[[layers]]
+type = "flatten"
+start_axis = 2
+
+[[layers]]
+type = "linear"
+in = 196
+out = 32
+
+[[layers]]
+type = "if"
+threshold = 0.5
+neurons = 32
+learn_threshold = true
+
+[[layers]]
+type = "linear"
+in = 32
+out = 10
+
+[[layers]]
+type = "cuba_lif"
+alpha = 0.6
+beta = 0.8
+threshold = 0.25
+reset = "zero"
+neurons = 10
+learn_alpha = true
+learn_beta = true
+
+[[layers]]
+type = "readout"
+mode = "count"
+)";
+  if (!fs::exists("/usr/share/datasets/fashion-mnist"))
+    GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed (scripts/setup.sh installs it)";
+  auto train = run_frugal("train " + dir + "/net.toml --out " + dir + "/run");
+  ASSERT_EQ(train.code, 0) << train.err;
+  const std::string model = dir + "/run/model.safetensors";
+  auto exp = run_frugal("export " + model + " --nir " + dir + "/m.nir --input-shape 1,28,28");
+  ASSERT_EQ(exp.code, 0) << exp.err;
+  EXPECT_NE(exp.err.find("layer 9 (readout)"), std::string::npos) << exp.err;  // says what the Output is
+  io::NirFile file = io::read_nir(dir + "/m.nir");
+  std::vector<std::string> types;  // nodes are named by layer index; the encoder (2) and readout (9) have none
+  for (const char* name : {"input", "0", "1", "3", "4", "5", "6", "7", "8", "output"}) {
+    const io::NirNode* n = file.graph.find_node(name);
+    ASSERT_NE(n, nullptr) << name;
+    types.push_back(n->type);
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"Input", "Conv2d", "AvgPool2d", "LIF", "Flatten", "Affine", "IF",
+                                             "Affine", "CubaLIF", "Output"}));
+  EXPECT_EQ(file.graph.nodes.size(), 10u);
+  EXPECT_EQ(file.graph.find_node("3")->get("tau", "lif").shape, Shape({4, 7, 7}));  // per neuron, the layer's shape
+  auto imp = run_frugal("import " + dir + "/m.nir --out " + dir + "/back.safetensors");
+  ASSERT_EQ(imp.code, 0) << imp.err;
+
+  Rng rng(12);
+  Tensor x0({7, 1, 28, 28});  // the trained model takes images [batch, C, H, W] and repeats them
+  for (int64_t i = 0; i < x0.numel(); ++i) x0[i] = rng.uniform();
+  Tensor x({6, 7, 1, 28, 28});  // the NIR graph takes that sequence [T, batch, C, H, W]
+  for (int64_t i = 0; i < x.numel(); ++i) x[i] = x0[i % x0.numel()];
+  io::write_npy(dir + "/x.npy", x);
+  io::write_npy(dir + "/x0.npy", x0);
+  ASSERT_EQ(run_frugal("run " + model + " --input " + dir + "/x0.npy --output " + dir + "/counts.npy").code, 0);
+  auto run = run_frugal("run " + dir + "/back.safetensors --input " + dir + "/x.npy --output " + dir + "/y.npy");
+  ASSERT_EQ(run.code, 0) << run.err;
+  Tensor counts = io::read_npy(dir + "/counts.npy"), spikes = io::read_npy(dir + "/y.npy");
+  ASSERT_EQ(counts.shape(), Shape({7, 10}));
+  ASSERT_EQ(spikes.shape(), Shape({6, 7, 10}));
+  // The same spikes in the trained model, before its readout (the library runs its layers).
+  train::register_layer_families();
+  nn::SavedModel saved = nn::load_model(model);
+  auto& seq = dynamic_cast<nn::Sequential&>(*saved.model);
+  autograd::Var v(x0);
+  for (size_t i = 0; i + 1 < seq.layers.size(); ++i) v = seq.layers[i]->forward(v);
+  ASSERT_EQ(v.value().shape(), spikes.shape());
+  int64_t fired = 0;
+  for (int64_t i = 0; i < spikes.numel(); ++i) {
+    EXPECT_EQ(spikes[i], v.value()[i]) << i;
+    fired += spikes[i] > 0.0f;
+  }
+  EXPECT_GT(fired, spikes.numel() / 10);  // the comparison is over real spike trains
+  for (int64_t i = 0; i < counts.numel(); ++i) {  // and the readout of the NIR graph's spikes
+    float sum = 0;
+    for (int64_t t = 0; t < 6; ++t) sum += spikes[t * counts.numel() + i];
+    EXPECT_EQ(sum, counts[i]) << i;
+  }
+}
+
+TEST(NirCli, SpikingLayerWithoutNirEquivalentExitsTwoNamingTheLayer) {
+  const std::string dir = temp_dir("refused");
+  train::register_layer_families();
+  Rng rng(1);
+  // fmnist_snn.toml's neurons: LIF with the default reset by subtraction, which NIR's LIF lacks.
+  nn::ModulePtr m = nn::build_sequential(
+      nn::Json::parse(R"([{"type": "encoder", "code": "direct", "steps": 4}, {"type": "linear", "in": 3, "out": 2},
+                          {"type": "lif", "beta": 0.5}, {"type": "readout", "mode": "count"}])"),
+      rng);
+  nn::save_model(dir + "/m.safetensors", *m, nn::Json::object());
+  auto r = run_frugal("export " + dir + "/m.safetensors --nir " + dir + "/m.nir --input-shape 3");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("layer 2 (lif): reset = \"subtract\" has no NIR equivalent"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/m.nir"));
 }
 
 TEST(NirCli, MalformedFilesExitTwoNamingTheNode) {

@@ -28,7 +28,9 @@ void add_export(CLI::App& app) {
   cmd->callback([opt] {
     apply_common_options(opt->common);
     nn::SavedModel saved = nn::load_model(opt->model);
-    io::NirFile file = nn::export_nir(*saved.model, opt->dt, opt->input_shape);
+    std::vector<std::string> notes;
+    io::NirFile file = nn::export_nir(*saved.model, opt->dt, opt->input_shape, &notes);
+    for (const std::string& note : notes) log(note);
     io::write_nir(opt->nir, file);
     log(opt->model + " -> " + opt->nir + " (" + std::to_string(file.graph.nodes.size()) + " nodes)");
     emit_json(opt->common, {{"nir", opt->nir}, {"nodes", file.graph.nodes.size()}, {"edges", file.graph.edges.size()}});

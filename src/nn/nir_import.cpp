@@ -1,7 +1,10 @@
 // NIR <-> NirGraph. Neuron parameters use the forward-Euler step of NIR's ODEs with step dt, as
 // snnTorch's export_nir.py / import_nir.py do (docs/nir.md): beta = 1 - dt/tau, alpha =
 // 1 - dt/tau_syn, and the input gain (r*dt/tau_mem, times w_in*dt/tau_syn for CuBa) folded into the
-// threshold, so the spikes are those of the NIR neuron with v_leak = v_reset = 0.
+// threshold, so the spikes are those of the NIR neuron with v_leak = v_reset = 0. Export writes a
+// NirGraph, or a Sequential trained by frugal (plain and spiking layers), with the inverse formulas
+// and refuses, naming the layer, what NIR's nodes would compute differently (docs/nir.md).
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -386,8 +389,66 @@ io::NirNode export_node(const NirGraphNode& n, const Shape& in_shape, double dt,
   return out;
 }
 
-// A Sequential of plain layers as NirGraph nodes (same export code for both kinds of model).
-NirGraph graph_of_sequential(Sequential& seq, const Shape& input_shape) {
+// A spiking layer's parameter as the values its kernel uses: the learned tensor or the spec's
+// fixed value, clamped to [0, 1] for decays (snn/neuron_op.cpp clamps in the forward pass). The
+// layer is read through its spec and parameters, so nn does not depend on the snn family.
+Tensor kernel_values(Module& m, const Json& spec, const std::string& key, bool clamp01) {
+  Tensor t;
+  for (const Param& p : m.parameters())
+    if (p.name == key) t = p.var.value().clone();
+  if (!t.defined()) t = Tensor::full({1}, spec.at(key).get<float>());
+  if (clamp01)
+    for (int64_t i = 0; i < t.numel(); ++i) t[i] = std::clamp(t[i], 0.0f, 1.0f);
+  return t;
+}
+
+// A trained spiking layer (snn/layers.h: lif, cuba_lif, if, rlif) as a NIR neuron node. Only what NIR's
+// neurons compute exactly is written: NIR's LIF and CubaLIF reset to v_reset (frugal's reset =
+// "zero"); its IF is frugal's if (reset by subtraction, as snnTorch's importer reads it).
+// Everything else is refused, naming the layer, rather than exported as a different network.
+void neuron_node(Module& m, NirGraphNode& n, const std::string& where) {
+  const Json spec = m.spec();
+  require(spec.value("output", "spikes") == "spikes",
+          where + ": output = \"membrane\" has no NIR equivalent (NIR's spiking neurons output spikes)");
+  n.kind = m.type() == "rlif" ? "lif" : m.type();  // rlif: the LIF of a LIF + recurrent Affine loop
+  n.threshold = kernel_values(m, spec, "threshold", false);
+  for (int64_t i = 0; i < n.threshold.numel(); ++i)
+    require(n.threshold[i] > 0.0f, where + ": threshold " + std::to_string(n.threshold[i]) +
+                                       " is not positive (NIR's v_threshold maps to a positive threshold)");
+  if (n.kind == "if") {
+    const double init = spec.value("init_frac", 0.0);
+    require(init == 0.0, where + ": init_frac = " + std::to_string(init) +
+                             " has no NIR equivalent (NIR's IF starts at rest, v = 0); use init_frac = 0");
+    return;
+  }
+  const std::string reset = spec.value("reset", "subtract");
+  require(reset == "zero", where + ": reset = \"" + reset + "\" has no NIR equivalent: NIR's " +
+                               (n.kind == "lif" ? "LIF" : "CubaLIF") +
+                               " resets to v_reset (train with reset = \"zero\"; snnTorch exports a subtracting "
+                               "Leaky as a resetting LIF, which changes its spikes)");
+  n.beta = kernel_values(m, spec, "beta", true);
+  for (int64_t i = 0; i < n.beta.numel(); ++i)
+    require(n.beta[i] < 1.0f, where + ": beta = 1 has no finite NIR time constant (tau = dt / (1 - beta))");
+  if (n.kind == "cuba_lif") {
+    n.alpha = kernel_values(m, spec, "alpha", true);
+    for (int64_t i = 0; i < n.alpha.numel(); ++i)
+      require(n.alpha[i] < 1.0f, where + ": alpha = 1 has no finite NIR time constant (tau_syn = dt / (1 - alpha))");
+  }
+}
+
+bool is_neuron_layer(const Module& m) { return m.type() == "lif" || m.type() == "cuba_lif" || m.type() == "if"; }
+
+bool has_spiking_layer(const Sequential& seq) {
+  for (const ModulePtr& m : seq.layers)
+    if (is_neuron_layer(*m) || m->type() == "encoder" || m->type() == "rlif") return true;
+  return false;
+}
+
+// A Sequential as NirGraph nodes (same export code for both kinds of model). NIR graphs run one
+// time step at a time, so layers map per sample; a direct encoder (the static input repeated
+// T times) becomes the sequence the NIR Input receives, and a closing count readout (spike
+// counts over T) is left to the NIR consumer: the Output is the spike train it would count.
+NirGraph graph_of_sequential(Sequential& seq, const Shape& input_shape, std::vector<std::string>& notes) {
   require(!input_shape.empty(), "export: a Sequential model needs the input shape (--input-shape)");
   NirGraph g;
   NirGraphNode in;
@@ -396,11 +457,20 @@ NirGraph graph_of_sequential(Sequential& seq, const Shape& input_shape) {
   in.out_shape = input_shape;
   g.nodes.push_back(in);
   Shape shape = input_shape;
+  int last = 0;  // the node whose output the next layer takes
+  // Whether the layer input is [T, N, ...]: after an encoder, or from the start in a spiking net
+  // without one (it is fed spike sequences).
+  bool sequence = false;
+  if (has_spiking_layer(seq)) {
+    sequence = true;
+    for (const ModulePtr& m : seq.layers)
+      if (m->type() == "encoder") sequence = false;
+  }
   for (size_t i = 0; i < seq.layers.size(); ++i) {
     Module& m = *seq.layers[i];
     NirGraphNode n;
     n.name = std::to_string(i);
-    n.inputs = {static_cast<int>(g.nodes.size()) - 1};
+    n.inputs = {last};
     n.recurrent = {false};
     const std::string where = "export: layer " + n.name + " (" + m.type() + ")";
     if (auto* l = dynamic_cast<Linear*>(&m)) {
@@ -427,19 +497,83 @@ NirGraph graph_of_sequential(Sequential& seq, const Shape& input_shape) {
       n.pad = p->pad;
       shape = {shape[0], (shape[1] + 2 * p->pad - p->kernel) / p->stride + 1,
                (shape[2] + 2 * p->pad - p->kernel) / p->stride + 1};
-    } else if (dynamic_cast<Flatten*>(&m)) {
+    } else if (auto* f = dynamic_cast<Flatten*>(&m)) {
+      // NIR's Flatten here folds a whole sample; frugal's flattens from start_axis on.
+      const int whole = sequence ? 2 : 1;
+      require(f->start_axis == whole, where + ": start_axis = " + std::to_string(f->start_axis) + " on " +
+                                          (sequence ? "[T, N, ...]" : "[N, ...]") + " input keeps part of a sample; " +
+                                          "only start_axis = " + std::to_string(whole) + " maps to NIR's Flatten");
       n.kind = "flatten";
       shape = {shape_numel(shape)};
+    } else if (dynamic_cast<MaxPool2d*>(&m)) {
+      throw Error(where + ": NIR has no max pooling (only SumPool2d and AvgPool2d); use avgpool2d");
+    } else if (dynamic_cast<Dropout*>(&m)) {
+      notes.push_back(where + ": dropout is the identity at inference, not written");
+      continue;
+    } else if (is_neuron_layer(m)) {
+      require(sequence, where + ": a neuron layer before the encoder runs on static input; NIR has no such node");
+      neuron_node(m, n, where);
+    } else if (m.type() == "rlif") {
+      // snnTorch's RLeaky as NIR writes it (and snnTorch's importer finds it): a LIF whose spikes
+      // feed back through a Linear; the back edge carries the previous step's spikes, zero at
+      // t = 0. The recurrent layer's bias is a constant current, present from t = 0 (V(0) = b), so
+      // it joins the bias of the linear layer before the rlif instead of the back edge.
+      require(sequence, where + ": a neuron layer before the encoder runs on static input; NIR has no such node");
+      const int64_t features = m.spec().at("features").get<int64_t>();
+      require(shape == Shape{features}, where + ": input " + shape_str(shape) + " is not [" +
+                                            std::to_string(features) + "]");
+      neuron_node(m, n, where);
+      NirGraphNode& before = g.nodes[static_cast<size_t>(last)];
+      require(before.kind == "linear", where + ": its recurrent bias folds into a linear layer before it, found " +
+                                           (last == 0 ? std::string("the input") : "layer " + before.name));
+      n.out_shape = shape;
+      const int self = static_cast<int>(g.nodes.size());
+      n.inputs.push_back(self + 1);
+      n.recurrent.push_back(true);
+      NirGraphNode w;
+      w.name = n.name + ".recurrent";
+      w.kind = "linear";
+      Tensor bias = before.bias.defined() ? before.bias.value().clone() : Tensor({features});
+      for (const Param& p : m.parameters()) {
+        if (p.name == "weight") w.weight = p.var;
+        if (p.name == "bias")
+          for (int64_t i = 0; i < features; ++i) bias[i] += p.var.value()[i];
+      }
+      before.bias = Var(bias, true);
+      w.inputs = {self};
+      w.recurrent = {false};
+      w.out_shape = shape;
+      g.nodes.push_back(std::move(n));
+      g.nodes.push_back(std::move(w));
+      last = self;
+      continue;
+    } else if (m.type() == "encoder") {
+      const Json spec = m.spec();
+      const std::string code = spec.at("code").get<std::string>();
+      require(code == "direct", where + ": the " + code + " encoder has no NIR node (NIR graphs take spikes or " +
+                                    "currents as input); only the direct encoder maps");
+      require(!sequence, where + ": a second encoder on a sequence");
+      sequence = true;
+      notes.push_back(where + ": the direct encoder repeats the input " + std::to_string(spec.at("steps").get<int>()) +
+                      " times; the NIR Input takes that sequence, [T, N] + " + shape_str(input_shape));
+      continue;
+    } else if (m.type() == "readout") {
+      require(m.spec().at("mode") == "count" && i + 1 == seq.layers.size(),
+              where + ": only a closing count readout maps (its spikes are the NIR Output); membrane readouts " +
+                  "need a neuron's membrane, which NIR's spiking neurons do not output");
+      notes.push_back(where + ": the count readout sums the Output's spikes over time; the NIR Output is those spikes");
+      continue;
     } else {
       throw Error(where + ": no NIR node for this layer");
     }
     n.out_shape = shape;
+    last = static_cast<int>(g.nodes.size());
     g.nodes.push_back(std::move(n));
   }
   NirGraphNode out;
   out.name = "output";
   out.kind = "identity";
-  out.inputs = {static_cast<int>(g.nodes.size()) - 1};
+  out.inputs = {last};
   out.recurrent = {false};
   out.out_shape = shape;
   g.nodes.push_back(out);
@@ -449,14 +583,15 @@ NirGraph graph_of_sequential(Sequential& seq, const Shape& input_shape) {
 
 }  // namespace
 
-io::NirFile export_nir(Module& model, double dt, const Shape& input_shape) {
+io::NirFile export_nir(Module& model, double dt, const Shape& input_shape, std::vector<std::string>* notes) {
   require(dt > 0 && dt < 1, "export: dt must be in (0, 1) seconds");
   NirGraph seq_graph;
   NirGraph* g = dynamic_cast<NirGraph*>(&model);
   if (!g) {
     auto* seq = dynamic_cast<Sequential*>(&model);
     require(seq != nullptr, "export: only nir_graph and sequential models map to NIR, not " + model.type());
-    seq_graph = graph_of_sequential(*seq, input_shape);
+    std::vector<std::string> ignored;
+    seq_graph = graph_of_sequential(*seq, input_shape, notes ? *notes : ignored);
     g = &seq_graph;
   }
   io::NirFile f;

@@ -48,7 +48,10 @@ ModulePtr try_build_nir(const Json& spec, const std::string& where);
 // `where` (the file) and the node.
 std::unique_ptr<NirGraph> import_nir(const io::NirFile& file, double dt, const std::string& where);
 
-// A NirGraph, or a Sequential of linear / conv2d / avgpool2d / flatten layers, -> NIR.
-io::NirFile export_nir(Module& model, double dt, const Shape& input_shape);
+// A NirGraph, or a Sequential of linear / conv2d / avgpool2d / flatten layers and trained spiking
+// layers (lif, cuba_lif with reset "zero", if; a direct encoder; a closing count readout), -> NIR.
+// Layers with no NIR equivalent are refused naming the layer; `notes` (when given) receives one
+// line per layer that is mapped without a node of its own (encoder, readout, dropout).
+io::NirFile export_nir(Module& model, double dt, const Shape& input_shape, std::vector<std::string>* notes = nullptr);
 
 }  // namespace frugal::nn
