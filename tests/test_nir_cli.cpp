@@ -17,53 +17,17 @@
 #include "frugal/nn/model_file.h"
 #include "frugal/train/layer_families.h"
 #include "support/run_frugal.h"
+#include "support/nir_graphs.h"
 
 using namespace frugal;
 using frugal::testing::run_frugal;
 namespace fs = std::filesystem;
+using frugal::testing::array;
+using frugal::testing::node;
+using frugal::testing::small_graph;
+using frugal::testing::temp_dir;
 
 namespace {
-
-std::string temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("frugal_nir_cli_" + name);
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
-
-io::NirArray array(const std::string& name, Shape shape, std::vector<double> values,
-                   io::NirDtype dtype = io::NirDtype::f32) {
-  io::NirArray a;
-  a.name = name;
-  a.shape = std::move(shape);
-  a.values = std::move(values);
-  a.dtype = dtype;
-  return a;
-}
-
-io::NirNode node(const std::string& name, const std::string& type, std::vector<io::NirArray> arrays) {
-  io::NirNode n;
-  n.name = name;
-  n.type = type;
-  n.arrays = std::move(arrays);
-  return n;
-}
-
-// input [3] -> fc [2x3] -> LIF [2] -> output.
-io::NirFile small_graph() {
-  io::NirFile f;
-  f.version = "0.2.0";
-  f.graph.type = "NIRGraph";
-  f.graph.nodes.push_back(node("input", "Input", {array("shape", {1}, {3}, io::NirDtype::i64)}));
-  f.graph.nodes.push_back(node("fc", "Affine", {array("weight", {2, 3}, {1, 2, 3, 4, 5, 6}),
-                                                 array("bias", {2}, {0.5, -0.5})}));
-  f.graph.nodes.push_back(node("lif", "LIF", {array("tau", {2}, {2e-3, 3e-3}, io::NirDtype::f64),
-                                               array("r", {2}, {1, 1}), array("v_leak", {2}, {0, 0}),
-                                               array("v_threshold", {2}, {1, 1})}));
-  f.graph.nodes.push_back(node("output", "Output", {array("shape", {1}, {2}, io::NirDtype::i64)}));
-  f.graph.edges = {{"input", "fc"}, {"fc", "lif"}, {"lif", "output"}};
-  return f;
-}
 
 // Rewrites dataset `path` of an HDF5 file with `values` in `type`, `dims` shaped.
 void replace_numbers(hid_t file, const std::string& path, std::vector<hsize_t> dims, hid_t type,
@@ -322,7 +286,7 @@ TEST(NirCli, SpikingLayerWithoutNirEquivalentExitsTwoNamingTheLayer) {
 }
 
 TEST(NirCli, MalformedFilesExitTwoNamingTheNode) {
-  const std::string dir = temp_dir("bad");
+  const std::string dir = temp_dir("cli_bad");
   struct Case {
     std::string name;
     std::function<void(const std::string&)> make;
