@@ -56,6 +56,9 @@ $frugal train examples/har_lmu.toml --data-dir "$har_dir" --out runs/demo_lmu --
 summary runs/demo_lmu.json test_accuracy train_seconds
 $frugal train examples/har_l2mu.toml --data-dir "$har_dir" --out runs/demo_l2mu --json > runs/demo_l2mu.json
 summary runs/demo_l2mu.json test_accuracy train_seconds
+$frugal compress-l2mu runs/demo_l2mu/model.safetensors --data-dir "$har_dir" --out runs/demo_l2mu/model_int8.safetensors \
+  --json > runs/demo_l2mu_int8.json
+summary runs/demo_l2mu_int8.json fp32_accuracy test_accuracy model_bytes latency_us_p50
 
 step "5. ANN-to-SNN conversion of a PyTorch VGG from ONNX: LTB thresholds, accuracy per time budget, energy"
 $frugal convert tests/data/convert/fmnist_vgg.onnx --calib-data fmnist --method ltb,robust --calib-batches 48 \
@@ -76,14 +79,19 @@ for m in r["measurements"]:
     print(f"   {m['size']}^3 {m['version']}: peak {m['peak_bytes'] / 2**20:.1f} MiB, step {m['step_seconds']:.2f} s")
 PY
 
-step "7. Hardwiring (HNLPU): a pooled 49-32-10 MLP as an FP4 Hardwired-Neuron netlist, 50 test images co-simulated; LLM cost model"
+step "7. Hardwiring (HNLPU): a pooled 49-32-10 MLP as an FP4 Hardwired-Neuron netlist, 50 test images co-simulated; as C++; LLM cost model"
 $frugal train examples/fmnist_mlp_hw.toml --set epochs=1 --out runs/demo_hw --json > runs/demo_hw.json
 $frugal hardwire runs/demo_hw/model.safetensors --style hn --format fp4 --out runs/demo_hw/hn_fp4 --simulate 50 \
   --json > runs/demo_hw_hn.json
+$frugal hardwire runs/demo_hw/model.safetensors --target cpp --format int8 --out runs/demo_hw/cpp \
+  --json > runs/demo_hw_cpp.json
 $frugal cost hnlpu --json 2>/dev/null > runs/demo_hnlpu.json
 $python - <<'PY'
 import json
 h = json.load(open("runs/demo_hw_hn.json")); c = json.load(open("runs/demo_hnlpu.json"))
+p = json.load(open("runs/demo_hw_cpp.json"))
+print(f"   C++ with int8 weights as constants: {p['mismatches']} mismatches on {p['samples']} images, "
+      f"{p['speedup_vs_int8_reference']:.1f}x the generic int8 reference")
 print("   " + ", ".join(f"{k} = {h[k]}" for k in ("style", "format", "nonzero_weights", "float_accuracy",
                                                 "reference_accuracy", "simulated", "mismatches", "accuracy")))
 print(f"   HNLPU gpt-oss-120b: {c['total_area_mm2']:.0f} mm2 ({100 * c['wafer_fraction']:.0f}% of a wafer), "

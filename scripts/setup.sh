@@ -9,7 +9,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   dataset-fashion-mnist gnuplot-nox iverilog yosys
-  python3 python3-pip python3-numpy python3-torch python3-h5py python3-onnx python3-nibabel
+  python3 python3-pip python3-venv python3-numpy python3-torch python3-h5py python3-onnx python3-nibabel
+  libopenblas0-pthread  # Debian's torch (the benchmark peer) otherwise runs on the reference BLAS
 )
 missing=()
 for p in "${packages[@]}"; do

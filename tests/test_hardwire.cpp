@@ -1,9 +1,12 @@
 // Hardwiring: the weight formats (FP4 code table, MXFP4 blocks, integer round trips), CSD recoding,
 // the integer reference against float inference, refusals, and the generated netlists of every
 // style simulated with Icarus Verilog against the integer reference, bit for bit, and the
-// conversion of a frugal model tree into the FloatNet quantization reads.
+// conversion of a frugal model tree into the FloatNet quantization reads. Spiking nets (direct
+// encoder, LIF, spike counts) in the integer reference, in every netlist style and in the C++
+// target; the C++ target with weights as constants, compiled and run bit-exact.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +14,7 @@
 #include "frugal/core/error.h"
 #include "frugal/core/rng.h"
 #include "frugal/hardwire/cost_model.h"
+#include "frugal/hardwire/cpp_target.h"
 #include "frugal/hardwire/csd.h"
 #include "frugal/hardwire/from_module.h"
 #include "frugal/hardwire/netlist.h"
@@ -18,6 +22,7 @@
 #include "frugal/hardwire/simulate.h"
 #include "frugal/hardwire/synth.h"
 #include "frugal/nn/layers.h"
+#include "frugal/snn/layers.h"
 
 using namespace frugal::hardwire;
 using frugal::Error;
@@ -57,6 +62,22 @@ std::vector<std::vector<float>> samples(int count, int size, uint64_t seed) {
   for (auto& x : xs)
     for (float& v : x) v = rng.uniform(-1.0f, 1.0f);
   return xs;
+}
+
+// in-hidden-out spiking MLP: linear, direct encoder over `steps`, LIF, linear, LIF, spike counts.
+FloatNet snn(int in, int hidden, int out, int steps, uint64_t seed) {
+  Rng rng(seed);
+  FloatNet net;
+  net.input_size = in;
+  FloatLayer enc = simple(LayerKind::encoder);
+  enc.steps = steps;
+  FloatLayer lif = simple(LayerKind::lif);
+  lif.beta = 0.75f;  // not a power of two: the leak's constant multiplier has two CSD digits
+  lif.threshold = 0.5f;
+  FloatLayer l1 = linear(in, hidden, rng), l2 = linear(hidden, out, rng);
+  for (float& w : l2.weight) w *= 3;  // enough current that the output layer spikes
+  net.layers = {l1, enc, lif, l2, lif, simple(LayerKind::spike_count)};
+  return net;
 }
 
 std::string temp_dir(const std::string& name) {
@@ -284,6 +305,47 @@ TEST(FromModule, ConvertsAModelTreeThatComputesTheSame) {
   for (int32_t w : q.layers[0].weight) EXPECT_TRUE(w == 0 || w == 12) << w;
 }
 
+TEST(FromModule, ConvertsASpikingNetThatCountsTheSameSpikes) {
+  Rng rng(14);
+  frugal::nn::Sequential model;
+  frugal::snn::NeuronLayerSpec lif;
+  lif.beta = 0.5f;
+  lif.threshold = 0.3f;
+  model.add(std::make_unique<frugal::nn::Flatten>(1));
+  model.add(std::make_unique<frugal::nn::Linear>(16, 8, true, rng));
+  model.add(std::make_unique<frugal::snn::Encoder>(frugal::snn::Encoding::direct, 5, 1));
+  model.add(std::make_unique<frugal::snn::NeuronLayer>("lif", lif));
+  model.add(std::make_unique<frugal::nn::Linear>(8, 3, true, rng));
+  model.add(std::make_unique<frugal::snn::NeuronLayer>("lif", lif));
+  model.add(std::make_unique<frugal::snn::ReadoutLayer>(frugal::snn::Readout::spike_count));
+  model.set_training(false);
+  FloatNet net = float_net_from_module(model, {1, 4, 4});
+  ASSERT_EQ(net.layers.size(), 7u);
+  EXPECT_EQ(net.layers[2].kind, LayerKind::encoder);
+  EXPECT_EQ(net.layers[3].kind, LayerKind::lif);
+  int spikes = 0;
+  for (const auto& x : samples(8, 16, 15)) {
+    frugal::Tensor t({1, 1, 4, 4}, x);
+    std::vector<float> want = model.forward(frugal::nn::Var(t)).value().to_vector();
+    std::vector<float> got = float_forward(net, x);
+    ASSERT_EQ(got.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) EXPECT_EQ(got[i], want[i]) << i;
+    for (float v : got) spikes += static_cast<int>(v);
+  }
+  EXPECT_GT(spikes, 0);
+  frugal::nn::Sequential cuba;
+  cuba.add(std::make_unique<frugal::nn::Flatten>(1));
+  cuba.add(std::make_unique<frugal::nn::Linear>(16, 8, true, rng));
+  cuba.add(std::make_unique<frugal::snn::Encoder>(frugal::snn::Encoding::direct, 5, 1));
+  cuba.add(std::make_unique<frugal::snn::NeuronLayer>("cuba_lif", lif));
+  try {
+    float_net_from_module(cuba, {1, 4, 4});
+    FAIL() << "expected an unsupported-neuron error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 3 (cuba_lif)"), std::string::npos) << e.what();
+  }
+}
+
 TEST(FromModule, RefusesUnsupportedLayersByName) {
   frugal::nn::Sequential model;
   model.add(std::make_unique<frugal::nn::Flatten>(1));
@@ -407,4 +469,138 @@ TEST(CostModel, ReproducesThePapersDerivedFigures) {
   EXPECT_NEAR(m.measured_area_mm2, m.parameters * 20 / 138e6, 1.0);
   in.chips = 0;
   EXPECT_THROW(llm_cost(in), Error);
+}
+
+TEST(Spiking, IntegerReferenceTracksFloat) {
+  FloatNet net = snn(16, 12, 4, 6, 41);
+  std::vector<std::vector<float>> xs = samples(64, 16, 42);
+  QuantNet q = quantize_net(net, WeightFormat::int8, xs);
+  ASSERT_EQ(q.layers.size(), 6u);
+  EXPECT_TRUE(q.layers[0].raw);
+  EXPECT_EQ(q.layers[3].in_max, 1);  // spikes in
+  EXPECT_EQ(q.layers[2].beta_q, 192);
+  int agree = 0, total_spikes = 0, worst = 0;
+  for (const auto& x : xs) {
+    std::vector<float> y = float_forward(net, x);
+    std::vector<int32_t> c = quant_forward(q, quantize_input(q, x));
+    ASSERT_EQ(c.size(), 4u);
+    for (size_t o = 0; o < 4; ++o) {
+      EXPECT_GE(c[o], 0);
+      EXPECT_LE(c[o], 6);
+      total_spikes += c[o];
+      worst = std::max(worst, std::abs(c[o] - static_cast<int>(y[o])));
+    }
+    agree += argmax(c) == argmax(y);
+  }
+  EXPECT_GT(total_spikes, 64);  // the net is not silent
+  EXPECT_LE(worst, 2);          // rounding moves a spike by a step or two, never the whole train
+  EXPECT_GE(agree, 52);
+}
+
+TEST(Spiking, RefusesMisplacedLayersAndNarrowAccumulators) {
+  FloatNet net = snn(8, 6, 3, 4, 43);
+  std::vector<std::vector<float>> xs = samples(4, 8, 44);
+  FloatNet no_encoder = net;
+  no_encoder.layers.erase(no_encoder.layers.begin() + 1);
+  try {
+    quantize_net(no_encoder, WeightFormat::fp4, xs);
+    FAIL() << "expected a missing-encoder error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 1 (lif)"), std::string::npos) << e.what();
+  }
+  FloatNet no_readout = net;
+  no_readout.layers.pop_back();
+  EXPECT_THROW(quantize_net(no_readout, WeightFormat::fp4, xs), Error);
+  QuantNet q = quantize_net(net, WeightFormat::int8, xs);
+  check_accumulator_bits(q, 32);
+  try {
+    check_accumulator_bits(q, 12);  // 8 int8 inputs of 127 * 127 need 15 bits
+    FAIL() << "expected an accumulator overflow";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 0 (linear)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("12-bit accumulator"), std::string::npos) << e.what();
+  }
+}
+
+class SimulatedSpiking : public ::testing::TestWithParam<std::tuple<NetStyle, WeightFormat>> {};
+
+TEST_P(SimulatedSpiking, MatchesIntegerReferenceBitExactly) {
+  if (!tool_available("iverilog") || !tool_available("vvp")) GTEST_SKIP() << "iverilog/vvp not on PATH";
+  auto [style, format] = GetParam();
+  FloatNet net = snn(12, 8, 4, 5, 45);
+  std::vector<std::vector<float>> xs = samples(24, 12, 46);
+  QuantNet q = quantize_net(net, format, xs);
+  std::vector<std::vector<int32_t>> inputs, expected;
+  for (const auto& x : xs) inputs.push_back(quantize_input(q, x));
+  inputs.push_back(std::vector<int32_t>(12, -127));
+  inputs.push_back(std::vector<int32_t>(12, 127));
+  for (const auto& x : inputs) expected.push_back(quant_forward(q, x));
+  Netlist nl = generate_netlist(q, style);
+  EXPECT_EQ(nl.outputs, 4);
+  EXPECT_EQ(nl.out_bits, 8);
+  // The layer after the first LIF takes spikes: its module has no multiplier.
+  size_t begin = nl.verilog.find("module layer_2("), end = nl.verilog.find("endmodule", begin);
+  ASSERT_NE(begin, std::string::npos);
+  EXPECT_EQ(nl.verilog.substr(begin, end - begin).find('*'), std::string::npos) << style_name(style);
+  std::string dir = temp_dir("snn_" + style_name(style) + "_" + format_name(format));
+  SimResult r = simulate(nl, dir, inputs, expected);
+  EXPECT_EQ(r.samples, 26);
+  EXPECT_EQ(r.mismatches, 0);
+  std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStyles, SimulatedSpiking,
+                         ::testing::Combine(::testing::Values(NetStyle::ce, NetStyle::hn, NetStyle::mem),
+                                            ::testing::Values(WeightFormat::int8, WeightFormat::fp4)),
+                         [](const auto& info) {
+                           return style_name(std::get<0>(info.param)) + "_" + format_name(std::get<1>(info.param));
+                         });
+
+TEST(CppTarget, BitExactForMlpConvAndSpikingNets) {
+  if (!tool_available("c++") && !tool_available("g++") && !tool_available("clang++"))
+    GTEST_SKIP() << "no C++ compiler on PATH";
+  Rng rng(51);
+  FloatNet conv_net;
+  conv_net.input_size = 2 * 6 * 6;
+  FloatLayer conv;
+  conv.kind = LayerKind::conv2d;
+  conv.in_channels = 2;
+  conv.out_channels = 3;
+  conv.kernel = 3;
+  conv.pad = 1;
+  conv.in_h = conv.in_w = 6;
+  for (int i = 0; i < 3 * 2 * 9; ++i) conv.weight.push_back(rng.uniform(-0.4f, 0.4f));
+  conv.bias = {0.1f, -0.05f, 0.0f};
+  FloatLayer pool = simple(LayerKind::maxpool2d);
+  pool.in_channels = 3;
+  pool.kernel = pool.stride = 2;
+  pool.in_h = pool.in_w = 6;
+  conv_net.layers = {conv, simple(LayerKind::relu), pool, simple(LayerKind::flatten), linear(27, 4, rng)};
+  struct Case {
+    std::string name;
+    FloatNet net;
+  };
+  std::vector<Case> cases = {{"mlp", mlp(20, 9, 5, 52)}, {"conv", conv_net}, {"snn", snn(20, 9, 5, 7, 53)}};
+  for (const Case& c : cases)
+    for (WeightFormat f : {WeightFormat::int8, WeightFormat::int4, WeightFormat::fp4, WeightFormat::mxfp4}) {
+      std::vector<std::vector<float>> xs = samples(40, c.net.input_size, 54);
+      QuantNet q = quantize_net(c.net, f, xs);
+      std::string src = cpp_source(q);
+      // Constants in the code: no weight array, and FP4's power-of-two levels become shifts.
+      if (f == WeightFormat::fp4 && c.name != "snn") {
+        EXPECT_NE(src.find(" << "), std::string::npos);
+      }
+      std::string dir = temp_dir("cpp_" + c.name + "_" + format_name(f));
+      HardwiredCpp hw(compile_cpp(q, dir));
+      int64_t mismatches = 0;
+      xs.push_back(std::vector<float>(c.net.input_size, 1.0f));
+      xs.push_back(std::vector<float>(c.net.input_size, -1.0f));
+      for (const auto& x : xs) {
+        std::vector<int32_t> codes = quantize_input(q, x), want = quant_forward(q, codes), got(want.size(), -999);
+        hw.forward(codes.data(), got.data());
+        for (size_t o = 0; o < want.size(); ++o) mismatches += got[o] != want[o];
+      }
+      EXPECT_EQ(mismatches, 0) << c.name << " " << format_name(f);
+      std::filesystem::remove_all(dir);
+    }
 }

@@ -1,7 +1,9 @@
 // `frugal hardwire`, `frugal eval --quantize` and `frugal cost hnlpu` end to end on a tiny model
 // trained in the test (4x4 average pool, 49-8-10 MLP): the simulated netlist matches the integer
 // reference on every output code, eval reports the same reference accuracy, and bad model files,
-// unsupported layers and unknown cost keys are errors naming the culprit, exit code 2.
+// unsupported layers and unknown cost keys are errors naming the culprit, exit code 2. A tiny
+// spiking MLP trained in the test is hardwired in all three styles and simulated bit-exact, and
+// both nets are compiled as C++ with the weights as constants and run bit-exact.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
@@ -16,6 +18,7 @@
 #include "frugal/core/rng.h"
 #include "frugal/nn/builder.h"
 #include "frugal/nn/model_file.h"
+#include "frugal/snn/layers.h"
 #include "support/run_frugal.h"
 
 namespace fs = std::filesystem;
@@ -58,10 +61,10 @@ in = 8
 out = 10
 )";
 
-// Trains `layers` for two epochs on 4096 samples; returns the model file.
-fs::path train_tiny(const std::string& name, const std::string& layers) {
+// Trains `layers` for two epochs on 4096 samples; returns the model file. `top`: more top-level keys.
+fs::path train_tiny(const std::string& name, const std::string& layers, const std::string& top = "") {
   fs::path dir = fresh_dir("frugal_hwcli_" + name);
-  std::ofstream(dir / "config.toml") << "name = \"" << name << "\"\nepochs = 2\nbatch_size = 32\n"
+  std::ofstream(dir / "config.toml") << "name = \"" << name << "\"\nepochs = 2\nbatch_size = 32\n" << top
                                      << "train_limit = 4096\ntest_limit = 200\n[optimizer]\ntype = \"adam\"\n"
                                      << "lr = 1e-2\n"
                                      << layers;
@@ -72,11 +75,47 @@ fs::path train_tiny(const std::string& name, const std::string& layers) {
 
 // An untrained model of `layers` (JSON specs), saved as frugal train would: for the refusals.
 fs::path untrained(const std::string& name, const nlohmann::json& layers) {
+  frugal::snn::register_layers();  // the builder then knows encoder, lif, readout
   frugal::Rng rng(1);
   frugal::nn::ModulePtr model = frugal::nn::build_sequential(layers, rng);
   fs::path path = fresh_dir("frugal_hwcli_" + name) / "model.safetensors";
   frugal::nn::save_model(path.string(), *model, {{"dataset", "fashion-mnist"}, {"test_limit", 50}});
   return path;
+}
+
+const char* kTinySnnLayers = R"(
+[[layers]]
+type = "flatten"
+[[layers]]
+type = "linear"
+in = 784
+out = 16
+[[layers]]
+type = "encoder"
+code = "direct"
+steps = 4
+[[layers]]
+type = "lif"
+beta = 0.5
+surrogate = "fast_sigmoid"
+surrogate_param = 25.0
+[[layers]]
+type = "linear"
+in = 16
+out = 10
+[[layers]]
+type = "lif"
+beta = 0.5
+surrogate = "fast_sigmoid"
+surrogate_param = 25.0
+[[layers]]
+type = "readout"
+mode = "count"
+)";
+
+const fs::path& tiny_snn() {
+  static const fs::path model = train_tiny("snn", kTinySnnLayers, "loss = \"ce_count\"\n");
+  return model;
 }
 
 const fs::path& tiny_model() {
@@ -110,6 +149,47 @@ TEST(HardwireCli, SimulatedNetlistMatchesTheIntegerReference) {
   }
 }
 
+// The done-when run (examples/fmnist_snn_hw.toml, 200 images) is in docs/hardwire.md; here a
+// 784-16-10 net over 4 steps on 30 images keeps the mem style's simulation short.
+TEST(HardwireCli, SpikingNetSimulatesBitExactInEveryStyle) {
+  if (system("command -v iverilog > /dev/null 2>&1") != 0) GTEST_SKIP() << "iverilog not on PATH";
+  for (const char* style : {"ce", "hn", "mem"}) {
+    fs::path out = fresh_dir(std::string("frugal_hwcli_snn_") + style);
+    Result r = run("hardwire " + tiny_snn().string() + " --style " + style + " --format fp4 --out " + out.string() +
+                   " --simulate 30 --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["mismatches"].get<int64_t>(), 0) << style;
+    EXPECT_EQ(j["simulated"].get<int>(), 30);
+    EXPECT_EQ(j["outputs"].get<int>(), 10);
+    EXPECT_DOUBLE_EQ(j["accuracy"].get<double>(), j["simulated_reference_accuracy"].get<double>());
+    EXPECT_GT(j["reference_accuracy"].get<double>(), 0.3) << style;
+    EXPECT_NEAR(j["reference_accuracy"].get<double>(), j["float_accuracy"].get<double>(), 0.1);
+  }
+}
+
+TEST(HardwireCli, CppTargetIsBitExactAndTimed) {
+  if (system("command -v c++ > /dev/null 2>&1") != 0 && system("command -v g++ > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "no C++ compiler on PATH";
+  for (const fs::path& model : {tiny_model(), tiny_snn()}) {
+    fs::path out = fresh_dir("frugal_hwcli_cpp");
+    Result r = run("hardwire " + model.string() + " --target cpp --format int8 --out " + out.string() + " --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["mismatches"].get<int64_t>(), 0) << model;
+    EXPECT_EQ(j["samples"].get<int>(), 200);
+    EXPECT_DOUBLE_EQ(j["accuracy"].get<double>(), j["reference_accuracy"].get<double>());
+    EXPECT_GT(j["speedup_vs_int8_reference"].get<double>(), 0.0);
+    EXPECT_NE(r.err.find("generic int8 reference"), std::string::npos) << r.err;  // the ratio is printed
+    EXPECT_TRUE(fs::exists(out / "hardwired.cpp"));
+  }
+  fs::path out = fresh_dir("frugal_hwcli_cpp_nocxx");
+  setenv("CXX", "/nonexistent/c++", 1);  // the child inherits it: a compiler that is not there
+  Result r = run("hardwire " + tiny_model().string() + " --target cpp --out " + out.string());
+  unsetenv("CXX");
+  expect_error(r, "/nonexistent/c++");
+}
+
 TEST(HardwireCli, EvalQuantizeReportsTheReferenceAccuracy) {
   fs::path out = fresh_dir("frugal_hwcli_int8");
   Result h = run("hardwire " + tiny_model().string() + " --style mem --format int8 --out " + out.string() + " --json");
@@ -140,6 +220,15 @@ TEST(HardwireCli, RefusesBadModelsAndUnsupportedLayers) {
   fs::path pool = untrained("maxpool", nlohmann::json::parse(R"([
       {"type": "maxpool2d", "kernel": 4}, {"type": "flatten"}, {"type": "linear", "in": 49, "out": 10}])"));
   expect_error(run("hardwire " + pool.string() + " --out " + (dir / "o").string()), "layer 0 (maxpool2d)");
+  // A format whose accumulator bound does not fit the requested width: the pool's 16 taps of
+  // 127 x 127 need 19 bits.
+  expect_error(run("hardwire " + tiny_model().string() + " --format int8 --accumulator-bits 16 --out " +
+                   (dir / "o").string()),
+               "layer 0 (conv2d): format int8 reaches |accumulator|");
+  fs::path cuba = untrained("cuba", nlohmann::json::parse(R"([
+      {"type": "flatten"}, {"type": "linear", "in": 784, "out": 10}, {"type": "encoder", "code": "direct", "steps": 2},
+      {"type": "cuba_lif"}, {"type": "readout", "mode": "count"}])"));
+  expect_error(run("hardwire " + cuba.string() + " --out " + (dir / "o").string()), "layer 3 (cuba_lif)");
 }
 
 TEST(HardwireCli, CostTableWithAConfigThatChangesAssumptions) {

@@ -67,6 +67,7 @@ std::vector<OpCase> op_table() {
       {"relu", {{3, 11}}, [](const std::vector<Var>& v) { return relu(v[0]); }},
       {"reshape", {{2, 3, 4}}, [](const std::vector<Var>& v) { return scale(reshape(v[0], {4, -1}), 2.0f); }},
       {"flatten", {{2, 3, 2, 2}}, [](const std::vector<Var>& v) { return scale(flatten(v[0]), -1.5f); }},
+      {"scale_shift", {{2, 3}}, [](const std::vector<Var>& v) { return scale(v[0], 0.5f, 3.0f); }},
       {"add", {{4, 5}, {4, 5}}, [](const std::vector<Var>& v) { return add(v[0], v[1]); }},
       {"mul", {{4, 5}, {4, 5}}, [](const std::vector<Var>& v) { return mul(v[0], v[1]); }},
       {"concat_axis1", {{2, 3, 2}, {2, 1, 2}, {2, 2, 2}},

@@ -20,9 +20,11 @@ void add_commands(CLI::App& app) {
   add_data_phantom(app);
   add_bench_memory(app);
   add_bench_lif(app);
+  add_bench_nm(app);
   add_hardwire(app);
   add_cost(app);
   add_convert(app);
+  add_compress_l2mu(app);
 }
 
 int exit_code() { return g_exit_code; }

@@ -16,9 +16,11 @@ void add_run(CLI::App& app);
 void add_data_phantom(CLI::App& app);
 void add_bench_memory(CLI::App& app);
 void add_bench_lif(CLI::App& app);
+void add_bench_nm(CLI::App& app);
 void add_hardwire(CLI::App& app);
 void add_cost(CLI::App& app);
 void add_convert(CLI::App& app);
+void add_compress_l2mu(CLI::App& app);
 int exit_code();
 void set_exit_code(int code);
 

@@ -19,6 +19,7 @@ DATA = "/usr/share/datasets/fashion-mnist"
 def load(kind):
     with gzip.open(f"{DATA}/{kind}-images-idx3-ubyte.gz") as f:
         x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28).astype(np.float32) / 255
+    x = (x - 0.2860) / 0.3530  # the normalize layer of examples/fmnist_cnn.toml
     with gzip.open(f"{DATA}/{kind}-labels-idx1-ubyte.gz") as f:
         y = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
     return torch.from_numpy(x), torch.from_numpy(y)
@@ -59,6 +60,13 @@ def frugal_epoch_seconds(binary, threads, epochs, limit):
     return m["train_seconds"] / epochs
 
 
+def torch_blas():
+    """Debian's torch calls whatever libblas.so.3 the alternatives system points to: the netlib
+    reference BLAS unless OpenBLAS is installed, which makes its linear layers several times slower."""
+    path = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    return "openblas" if "openblas" in path else ("netlib reference BLAS" if "/blas/" in path else path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frugal", default=os.path.join(ROOT, "build/release/frugal"))
@@ -66,11 +74,16 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--limit", type=int, default=0, help="train on the first N samples only (0: all 60000)")
     args = ap.parse_args()
+    blas = torch_blas()
+    print(f"PyTorch {torch.__version__} BLAS: {blas}", flush=True)
+    if blas != "openblas":
+        print("  (apt-get install libopenblas0-pthread gives PyTorch its fast BLAS; compare against that)", flush=True)
     rows = []
     for t in [int(s) for s in args.threads.split(",")]:
         f = frugal_epoch_seconds(args.frugal, t, args.epochs, args.limit)
         p = torch_epoch_seconds(t, args.epochs, args.limit)
-        rows.append({"threads": t, "frugal_s": f, "torch_s": p, "speedup": p / f, "torch": torch.__version__})
+        rows.append({"threads": t, "frugal_s": f, "torch_s": p, "speedup": p / f, "torch": torch.__version__,
+                     "blas": blas})
         print(f"threads {t}: frugal {f:.2f} s/epoch, PyTorch {torch.__version__} {p:.2f} s/epoch, "
               f"frugal is {p / f:.2f}x faster", flush=True)
     print(json.dumps(rows))

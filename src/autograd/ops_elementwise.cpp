@@ -58,9 +58,9 @@ Var mul(const Var& a, const Var& b) {
   });
 }
 
-Var scale(const Var& x, float s) {
+Var scale(const Var& x, float s, float shift) {
   Tensor y = Tensor::empty(x.shape());
-  for (int64_t i = 0; i < y.numel(); ++i) y[i] = x.value()[i] * s;
+  for (int64_t i = 0; i < y.numel(); ++i) y[i] = x.value()[i] * s + shift;
   return record(y, {x}, [x, s](const Tensor& dy) {
     Tensor dx = Tensor::empty(dy.shape());
     for (int64_t i = 0; i < dx.numel(); ++i) dx[i] = dy[i] * s;

@@ -1,8 +1,11 @@
 // Model tree to FloatNet (see from_module.h).
 #include "frugal/hardwire/from_module.h"
 
+#include <algorithm>
+
 #include "frugal/core/error.h"
 #include "frugal/nn/layers.h"
+#include "frugal/snn/layers.h"
 
 namespace frugal::hardwire {
 
@@ -40,6 +43,7 @@ FloatNet float_net_from_module(nn::Module& model, const std::vector<int64_t>& sa
   net.input_size = static_cast<int>(numel);
   // The running per-sample shape: {features} after a flatten or linear, {C, H, W} before.
   std::vector<int> shape(sample_shape.begin(), sample_shape.end());
+  bool timed = false;  // after a direct encoder the tensors carry a leading time axis
   for (size_t i = 0; i < layers.size(); ++i) {
     nn::Module* m = layers[i];
     std::string at = "hardwire: model layer " + std::to_string(i) + " (" + m->type() + ")";
@@ -101,7 +105,8 @@ FloatNet float_net_from_module(nn::Module& model, const std::vector<int64_t>& sa
       }
       shape = {shape[0], pooled(f.in_h, f.kernel, f.stride, f.pad), pooled(f.in_w, f.kernel, f.stride, f.pad)};
     } else if (auto* flat = dynamic_cast<nn::Flatten*>(m)) {
-      require(flat->start_axis == 1, at + ": only flatten from axis 1 (all of a sample's axes) is supported");
+      require(flat->start_axis == (timed ? 2 : 1),
+              at + ": only flatten of all of a sample's axes (start_axis 1, or 2 after an encoder) is supported");
       f.kind = LayerKind::flatten;
       int n = 1;
       for (int d : shape) n *= d;
@@ -110,9 +115,26 @@ FloatNet float_net_from_module(nn::Module& model, const std::vector<int64_t>& sa
       f.kind = LayerKind::relu;
     } else if (dynamic_cast<nn::Dropout*>(m)) {
       continue;
+    } else if (auto* enc = dynamic_cast<snn::Encoder*>(m)) {
+      require(enc->code == snn::Encoding::direct, at + ": only the direct encoder can be hardwired");
+      f.kind = LayerKind::encoder;
+      f.steps = enc->steps;
+      timed = true;
+    } else if (auto* neuron = dynamic_cast<snn::NeuronLayer*>(m)) {
+      const snn::NeuronLayerSpec& s = neuron->settings();
+      require(neuron->type() == "lif" && s.reset == snn::Reset::subtract && !s.output_membrane,
+              at + " cannot be hardwired: spiking layers must be LIF with reset by subtraction emitting spikes");
+      require(neuron->beta.value().numel() == 1 && neuron->threshold.value().numel() == 1,
+              at + ": per-neuron beta or threshold cannot be hardwired, only shared ones");
+      f.kind = LayerKind::lif;
+      f.beta = std::min(1.0f, std::max(0.0f, neuron->beta.value()[0]));  // the neuron clamps beta to [0, 1]
+      f.threshold = neuron->threshold.value()[0];
+    } else if (auto* readout = dynamic_cast<snn::ReadoutLayer*>(m)) {
+      require(readout->how == snn::Readout::spike_count, at + ": only the spike-count readout can be hardwired");
+      f.kind = LayerKind::spike_count;
     } else {
       throw Error(at + " cannot be hardwired: supported layers are linear, conv2d, relu, flatten, maxpool2d, "
-                       "avgpool2d and dropout");
+                       "avgpool2d, dropout, and for spiking nets a direct encoder, lif and a count readout");
     }
     if (f.kind == LayerKind::conv2d || f.kind == LayerKind::maxpool2d)
       require(shape[1] > 0 && shape[2] > 0, at + ": kernel larger than its padded input");

@@ -6,7 +6,8 @@
 // the scaled counts are summed into this cycle's partial p. Over the 8 bit cycles the accumulator
 // runs Horner's rule, acc = 2*acc + p, except on the sign-bit cycle, where it starts from -p: the
 // two's-complement weight of bit 7 is -2^7. A weight costs wiring plus a share of one popcount;
-// there is no multiplier and no per-weight adder.
+// there is no multiplier and no per-weight adder. A layer whose inputs are spikes is the one-bit
+// case: its regions count the spikes and the partial is the layer's accumulator, in one cycle.
 #include <map>
 
 #include "verilog_styles.h"
@@ -16,14 +17,17 @@ namespace frugal::hardwire::verilog {
 std::string layer_hn(const HwLayer& h, int k) {
   const QuantLayer& l = h.layer;
   std::string ks = std::to_string(k);
+  bool spikes = h.in_bits == 1;
   std::string s = "module layer_" + ks + "(input clk, input rst, input start, input [" +
-                  std::to_string(8 * h.inputs - 1) + ":0] x, output reg done, output reg [" +
+                  std::to_string(h.in_bits * h.inputs - 1) + ":0] x, output reg done, output reg [" +
                   std::to_string(h.out_bits * h.outputs - 1) + ":0] y);\n";
-  s += "  reg [" + std::to_string(8 * h.inputs - 1) + ":0] xr;\n  reg busy, fin;\n  reg [2:0] cyc;\n";
+  s += "  reg [" + std::to_string(h.in_bits * h.inputs - 1) + ":0] xr;\n  reg busy;\n";
+  if (!spikes) s += "  reg fin;\n  reg [2:0] cyc;\n";
   // The current bit of every input is bit 7 of its byte: the whole bus shifts left once per cycle.
   Emitter bits("b");
   std::vector<Sig> bit(h.inputs);
-  for (int i = 0; i < h.inputs; ++i) bit[i] = bits.wire("{1'b0, xr[" + std::to_string(8 * i + 7) + "]}", 1);
+  for (int i = 0; i < h.inputs; ++i)
+    bit[i] = bits.wire("{1'b0, xr[" + std::to_string(spikes ? i : 8 * i + 7) + "]}", 1);
   Emitter e("n");
   std::vector<Sig> partial;
   for (int o = 0; o < h.outputs; ++o) {
@@ -43,12 +47,28 @@ std::string layer_hn(const HwLayer& h, int k) {
   std::string regs, update;
   Emitter r("r");
   std::string outs;
+  if (spikes) {
+    for (int o = 0; o < h.outputs; ++o) {
+      std::string q = r.add_bias(partial[o], l.bias[o], h.out_bits);
+      outs.insert(0, o ? q + ", " : q);
+    }
+    s += bits.text + e.text + r.text;
+    s += "  always @(posedge clk) begin\n"
+         "    if (rst) begin busy <= 0; done <= 0; end\n"
+         "    else begin\n"
+         "      done <= 0;\n"
+         "      if (start) begin xr <= x; busy <= 1; end\n"
+         "      else if (busy) begin y <= {" + outs + "}; done <= 1; busy <= 0; end\n"
+         "    end\n  end\nendmodule\n";
+    return s;
+  }
   for (int o = 0; o < h.outputs; ++o) {
     std::string acc = "acc" + std::to_string(o), p = partial[o].expr;
     int64_t bound = partial[o].bound * 255;
     regs += "  reg signed [" + std::to_string(signed_width(bound) - 1) + ":0] " + acc + ";\n";
     update += "        " + acc + " <= (cyc == 3'd0) ? -" + p + " : (" + acc + " <<< 1) + " + p + ";\n";
-    std::string q = r.requant({acc, bound}, l.bias[o], l.mult[o], l.shift[o], h.lo, h.hi, h.out_bits);
+    std::string q = l.raw ? r.add_bias({acc, bound}, l.bias[o], h.out_bits)
+                          : r.requant({acc, bound}, l.bias[o], l.mult[o], l.shift[o], h.lo, h.hi, h.out_bits);
     outs.insert(0, o ? q + ", " : q);
   }
   s += bits.text + e.text + regs + r.text;

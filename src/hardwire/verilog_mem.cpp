@@ -2,6 +2,8 @@
 // biases and requantization constants live in a memory (a black box in synthesis, costed as SRAM
 // bits); one multiplier-accumulator walks the weights one per cycle, and a general requantizer
 // (a real multiplier and barrel shifter, since its constants are data) finishes each output.
+// With spikes as inputs the multiplier becomes a multiplexer (a spike adds the weight or nothing),
+// and a layer feeding LIF neurons passes acc + bias on without requantizing.
 #include <algorithm>
 
 #include "verilog_styles.h"
@@ -58,9 +60,10 @@ std::string layer_mem(const HwLayer& h, int k, WeightFormat format, int64_t& mem
   s += "endmodule\n`endif\n";
 
   int ob = h.out_bits, yb = h.out_bits * h.outputs;
-  s += "module layer_" + ks + "(input clk, input rst, input start, input [" + std::to_string(8 * h.inputs - 1) +
+  int xb = h.in_bits * h.inputs;
+  s += "module layer_" + ks + "(input clk, input rst, input start, input [" + std::to_string(xb - 1) +
        ":0] x, output reg done, output reg [" + std::to_string(yb - 1) + ":0] y);\n";
-  s += "  reg [" + std::to_string(8 * h.inputs - 1) + ":0] xr;\n  reg busy;\n";
+  s += "  reg [" + std::to_string(xb - 1) + ":0] xr;\n  reg busy;\n";
   s += "  reg [" + std::to_string(aw - 1) + ":0] addr;\n  reg [" + std::to_string(iw - 1) + ":0] i;\n  reg [" +
        std::to_string(ow - 1) + ":0] o;\n";
   std::string aws = std::to_string(accw - 1);
@@ -68,19 +71,27 @@ std::string layer_mem(const HwLayer& h, int k, WeightFormat format, int64_t& mem
   s += "  wire signed [" + std::to_string(wb - 1) + ":0] w;\n  wire signed [" + aws + ":0] bias;\n  wire [15:0] mult;\n"
        "  wire [5:0] shift;\n";
   s += "  wmem_" + ks + " mem(.addr(addr), .w(w), .o(o), .bias(bias), .mult(mult), .shift(shift));\n";
-  s += "  wire signed [7:0] xi = xr[8 * i +: 8];\n";
-  s += "  wire signed [" + std::to_string(8 + wb - 1) + ":0] prod = xi * w;\n";
+  if (h.in_bits == 1) {
+    s += "  wire signed [" + std::to_string(wb - 1) + ":0] prod = xr[i] ? w : 0;\n";
+  } else {
+    s += "  wire signed [7:0] xi = xr[8 * i +: 8];\n";
+    s += "  wire signed [" + std::to_string(8 + wb - 1) + ":0] prod = xi * w;\n";
+  }
   s += "  wire signed [" + aws + ":0] sum = acc + prod;\n";
   // Biases are stored as wide as the accumulator (the bound includes them), so acc + bias needs one bit more.
   int bw = accw + 1, mw = bw + 17, tw = mw + 1;
   s += "  wire signed [" + std::to_string(bw - 1) + ":0] b = sum + bias;\n";
-  s += "  wire signed [" + std::to_string(mw - 1) + ":0] m = b * $signed({1'b0, mult});\n";
-  s += "  wire signed [" + std::to_string(tw - 1) + ":0] half = {{" + std::to_string(tw - 1) +
-       "{1'b0}}, 1'b1} << (shift - 6'd1);\n";
-  s += "  wire signed [" + std::to_string(tw - 1) + ":0] t = m + half;\n";
-  s += "  wire signed [" + std::to_string(tw - 1) + ":0] r = t >>> shift;\n";
-  s += "  wire signed [" + std::to_string(ob - 1) + ":0] q = (r < " + lit(h.lo) + ") ? " + lit(h.lo) + " : (r > " +
-       lit(h.hi) + ") ? " + lit(h.hi) + " : r;\n";
+  if (l.raw) {
+    s += "  wire signed [" + std::to_string(ob - 1) + ":0] q = b;\n";
+  } else {
+    s += "  wire signed [" + std::to_string(mw - 1) + ":0] m = b * $signed({1'b0, mult});\n";
+    s += "  wire signed [" + std::to_string(tw - 1) + ":0] half = {{" + std::to_string(tw - 1) +
+         "{1'b0}}, 1'b1} << (shift - 6'd1);\n";
+    s += "  wire signed [" + std::to_string(tw - 1) + ":0] t = m + half;\n";
+    s += "  wire signed [" + std::to_string(tw - 1) + ":0] r = t >>> shift;\n";
+    s += "  wire signed [" + std::to_string(ob - 1) + ":0] q = (r < " + lit(h.lo) + ") ? " + lit(h.lo) + " : (r > " +
+         lit(h.hi) + ") ? " + lit(h.hi) + " : r;\n";
+  }
   std::string shift_in = h.outputs == 1 ? "q" : "{q, y[" + std::to_string(yb - 1) + ":" + std::to_string(ob) + "]}";
   s += "  always @(posedge clk) begin\n"
        "    if (rst) begin busy <= 0; done <= 0; end\n"

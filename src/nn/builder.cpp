@@ -92,6 +92,10 @@ ModulePtr try_build_nn(const Json& spec, Rng& rng, const std::string& where) {
     int c = r.get_int("channels");
     m = std::make_unique<BatchNorm2d>(c, static_cast<float>(r.get_double("momentum", 0.1)),
                                       static_cast<float>(r.get_double("eps", 1e-5)));
+  } else if (type == "normalize") {
+    double mean = r.get_double("mean", 0.0), std = r.get_double("std", 1.0);
+    require(std > 0, where + ".std: expected > 0, got " + std::to_string(std));
+    m = std::make_unique<Normalize>(static_cast<float>(mean), static_cast<float>(std));
   } else if (type == "dropout") {
     double p = r.get_double("p", 0.5);
     require(p >= 0 && p < 1, where + ".p: expected 0 <= p < 1");

@@ -112,11 +112,22 @@ std::vector<Buffer> BatchNorm2d::buffers() {
   return {{"running_mean", &running_mean}, {"running_var", &running_var}};
 }
 
+Var Normalize::forward(const Var& x) { return autograd::scale(x, 1.0f / std, -mean / std); }
+
 Var Dropout::forward(const Var& x) { return autograd::dropout(x, p, training_, rng); }
 
 Var Sequential::forward(const Var& x) {
   Var h = x;
-  for (auto& layer : layers) h = layer->forward(h);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    // ReLU is monotonic, so it commutes with max-pooling: pooling first applies the ReLU (and
+    // its backward pass) to a quarter of the values. Same outputs, same gradients.
+    if (i + 1 < layers.size() && layers[i]->type() == "relu" && layers[i + 1]->type() == "maxpool2d") {
+      h = layers[i]->forward(layers[i + 1]->forward(h));
+      ++i;
+      continue;
+    }
+    h = layers[i]->forward(h);
+  }
   return h;
 }
 

@@ -19,12 +19,19 @@ NmLinear::NmLinear(int in_features, int out_features, bool bias, Rng& rng, const
 }
 
 void NmLinear::prepare() {
-  if (nm.mode != NMMode::dense) prepared_ = prepare_linear(weight.value(), nm);
+  if (nm.mode != NMMode::dense) prepare_linear(weight.value(), nm, prepared_, backward_copy_);
   ready_ = true;
 }
 
 Var NmLinear::forward(const Var& x) {
-  if (!ready_) prepare();
+  // The next prepare() makes the backward copy only if this input needs a gradient; an input
+  // that starts needing one gets the copy here.
+  bool needs_backward = nm.mode == NMMode::bdwp && x.requires_grad() && autograd::grad_enabled();
+  if (!ready_ || (needs_backward && !prepared_.bw)) {
+    backward_copy_ = true;
+    prepare();
+  }
+  backward_copy_ = needs_backward;
   return nm_linear(x, weight, bias, nm, prepared_, kernel);
 }
 

@@ -59,12 +59,23 @@ void add_linear_decay(const Tensor& w, const NMRows& fw, float decay, Tensor& dw
 }  // namespace
 
 NMLinearWeights prepare_linear(const Tensor& w, const NMConfig& nm) {
+  NMLinearWeights prepared;
+  prepare_linear(w, nm, prepared);
+  return prepared;
+}
+
+void prepare_linear(const Tensor& w, const NMConfig& nm, NMLinearWeights& prepared, bool backward) {
   check_nm(nm.pattern, "nm_linear");
   require(w.rank() == 2, "nm_linear: weight must be [out, in], got " + shape_str(w.shape()));
-  NMLinearWeights prepared;
-  prepared.fw = std::make_shared<NMRows>(select_linear_forward(w, nm.pattern));
-  if (nm.mode == NMMode::bdwp) prepared.bw = std::make_shared<NMRows>(select_linear_backward(w, nm.pattern));
-  return prepared;
+  // A copy still captured by a recorded backward must stay as it is: that step reads it.
+  if (!prepared.fw || prepared.fw.use_count() > 1) prepared.fw = std::make_shared<NMRows>();
+  bool bdwp = nm.mode == NMMode::bdwp && backward;
+  if (!bdwp) {
+    prepared.bw.reset();
+  } else if (!prepared.bw || prepared.bw.use_count() > 1) {
+    prepared.bw = std::make_shared<NMRows>();
+  }
+  select_linear(w, nm.pattern, *prepared.fw, bdwp ? prepared.bw.get() : nullptr);
 }
 
 Var nm_linear(const Var& x, const Var& w, const Var& b, const NMConfig& nm) {
@@ -80,7 +91,7 @@ Var nm_linear(const Var& x, const Var& w, const Var& b, const NMConfig& nm, cons
   require(wv.rank() == 2, "nm_linear: weight must be [out, in], got " + shape_str(wv.shape()));
   int64_t out = wv.dim(0), in = wv.dim(1);
   require(prepared.fw && prepared.fw->rows == out && prepared.fw->cols == in &&
-              (nm.mode != NMMode::bdwp || (prepared.bw && prepared.bw->rows == in)),
+              (nm.mode != NMMode::bdwp || !x.requires_grad() || (prepared.bw && prepared.bw->rows == in)),
           "nm_linear: prepared copies do not match weight " + shape_str(wv.shape()) + " and mode " +
               nm_mode_name(nm.mode));
   require(xv.rank() >= 1 && xv.dim(-1) == in,

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "frugal/core/error.h"
+#include "frugal/kernels/backend.h"
+#include "frugal/kernels/nm_select.h"
 
 namespace frugal::sparse {
 
@@ -129,6 +131,48 @@ NMRows select_linear_forward(const Tensor& w, const NMPattern& p) {
 NMRows select_linear_backward(const Tensor& w, const NMPattern& p) {
   require(w.rank() == 2, "sparse::select_linear_backward: weight must be [out, in], got " + shape_str(w.shape()));
   return select_down(w.data(), w.dim(0), w.dim(1), p);
+}
+
+bool select_linear_fused(int64_t out, int64_t in, const NMPattern& p) {
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512 && kernels::backend() != kernels::Backend::reference && 16 % p.m == 0 && out % p.m == 0 &&
+         in % p.m == 0 && in * (out / p.m * p.n) < (int64_t{1} << 31);
+#else
+  (void)out, (void)in, (void)p;
+  return false;
+#endif
+}
+
+namespace {
+
+// Gives r the layout of a copy [rows, slots] over `cols`, keeping its storage if it has it.
+void shape_rows(NMRows& r, int64_t rows, int64_t cols, const NMPattern& p) {
+  int64_t slots = (cols + p.m - 1) / p.m * p.n;
+  if (r.rows == rows && r.cols == cols && r.pattern.n == p.n && r.pattern.m == p.m && r.values.defined()) return;
+  r.rows = rows;
+  r.cols = cols;
+  r.pattern = p;
+  r.slots = slots;
+  r.values = Tensor::empty({rows, slots});
+  r.columns.assign(static_cast<size_t>(rows * slots), 0);
+}
+
+}  // namespace
+
+void select_linear(const Tensor& w, const NMPattern& p, NMRows& fw, NMRows* bw) {
+  check_nm(p, "sparse::select_linear");
+  require(w.rank() == 2, "sparse::select_linear: weight must be [out, in], got " + shape_str(w.shape()));
+  int64_t out = w.dim(0), in = w.dim(1);
+  if (!select_linear_fused(out, in, p)) {
+    fw = select_linear_forward(w, p);
+    if (bw) *bw = select_linear_backward(w, p);
+    return;
+  }
+  shape_rows(fw, out, in, p);
+  if (bw) shape_rows(*bw, in, out, p);
+  kernels::nm_select_linear_avx512(w.data(), out, in, p.n, p.m, fw.values.data(), fw.columns.data(),
+                                   bw ? bw->values.data() : nullptr, bw ? bw->columns.data() : nullptr);
 }
 
 void expand(const NMRows& r, float* dense) {

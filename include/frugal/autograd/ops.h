@@ -31,7 +31,7 @@ Var reshape(const Var& x, const Shape& shape);
 Var flatten(const Var& x, int start_axis = 1);  // [N, ...] -> [N, prod(...)]
 Var add(const Var& a, const Var& b);            // same shape
 Var mul(const Var& a, const Var& b);            // same shape, elementwise
-Var scale(const Var& x, float s);
+Var scale(const Var& x, float s, float shift = 0.0f);  // s·x + shift
 Var concat(const std::vector<Var>& xs, int axis);
 
 // Batch norm over (N, H, W) per channel. In training it uses batch statistics and updates the

@@ -2,7 +2,9 @@
 // AvgPool2d and Dropout, possibly nested) into the plain FloatNet that post-training quantization
 // reads (quant.h). AvgPool2d becomes a conv2d whose weights are 1/k^2 on its own channel: every
 // weight of a row is equal, so it quantizes exactly in every format and the netlist generator
-// needs no pooling unit. Dropout is the identity at inference and is dropped.
+// needs no pooling unit. Dropout is the identity at inference and is dropped. A spiking net
+// (direct encoder, LIF with shared beta and threshold and subtract reset, spike-count readout)
+// keeps its spiking layers.
 #pragma once
 #include <cstdint>
 #include <vector>

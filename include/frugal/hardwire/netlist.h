@@ -7,6 +7,9 @@
 //         shift-accumulated, the sign-bit cycle subtracting;
 //   mem - the programmable baseline: weights in a memory, one multiply-accumulate per cycle.
 // Linear layers are hardwired; a ReLU folds into the preceding layer's clamp; flatten is free.
+// Spiking nets (quant.h): LIF layers are modules shared by all styles, hw_top runs the layers
+// after the encoder once per step and counts the last layer's spikes; a layer whose inputs are
+// spikes needs no multiplier in any style (a spike adds its weight constants).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -22,7 +25,8 @@ std::string style_name(NetStyle style);
 
 // top module `hw_top(clk, rst, start, x, done, y)`: x packs the int8 input codes (code i at bits
 // [8i+7:8i]); after `start` the design raises `done` for one cycle with y packing the last
-// layer's output codes, each out_bits wide, and holds y until the next start.
+// layer's output codes (a spiking net's spike counts), each out_bits wide, and holds y until the
+// next start.
 struct Netlist {
   NetStyle style = NetStyle::ce;
   std::string verilog;

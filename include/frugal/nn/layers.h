@@ -78,6 +78,17 @@ class BatchNorm2d : public Module {
   Tensor running_mean, running_var;
 };
 
+// (x - mean) / std with constants stored in the model, so evaluation and `frugal run` see the
+// same inputs as training (torchvision's Normalize, as the first layer).
+class Normalize : public Module {
+ public:
+  Normalize(float mean, float std) : mean(mean), std(std) {}
+  Var forward(const Var& x) override;
+  std::string type() const override { return "normalize"; }
+  Json spec() const override { return {{"type", "normalize"}, {"mean", mean}, {"std", std}}; }
+  float mean, std;
+};
+
 class Dropout : public Module {
  public:
   Dropout(float p, uint64_t seed) : p(p), rng(seed) {}

@@ -32,6 +32,7 @@ class NmLinear : public nn::Linear {
  private:
   NMLinearWeights prepared_;
   bool ready_ = false;
+  bool backward_copy_ = true;  // whether the last forward's input needed a gradient (bdwp)
 };
 
 class NmConv2d : public nn::Conv2d {

@@ -37,12 +37,17 @@ const char* nm_kernel_name(NMKernel k);  // "nm_gemm" | "masked_dense"
 // The per-step copies of a linear weight [out, in]: fw rows = out (groups along in), bw rows = in
 // (groups along out; made in bdwp mode only). Shared so a recorded backward keeps them alive.
 struct NMLinearWeights {
-  std::shared_ptr<const NMRows> fw, bw;
+  std::shared_ptr<NMRows> fw, bw;
 };
 NMLinearWeights prepare_linear(const Tensor& w, const NMConfig& nm);
+// Re-selects `prepared` from w in place: copies no recorded step still holds are overwritten
+// (one fused pass, no allocation), shared ones are replaced. backward = false skips the bdwp
+// backward copy (a layer whose input needs no gradient, such as the first, never reads it).
+void prepare_linear(const Tensor& w, const NMConfig& nm, NMLinearWeights& prepared, bool backward = true);
 
 // As autograd::linear: x [..., in], w [out, in], b [out] or undefined. The weight gradient is the
-// dense GEMM (straight-through) plus SR-STE's decay. `prepared` must come from w's current values.
+// dense GEMM (straight-through) plus SR-STE's decay. `prepared` must come from w's current values
+// (in bdwp mode with the backward copy, unless x needs no gradient).
 autograd::Var nm_linear(const autograd::Var& x, const autograd::Var& w, const autograd::Var& b, const NMConfig& nm,
                         const NMLinearWeights& prepared, NMKernel kernel = NMKernel::nm_gemm);
 // Prepares on the spot.

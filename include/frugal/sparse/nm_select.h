@@ -41,6 +41,14 @@ void transpose(const float* src, int64_t rows, int64_t cols, float* dst);
 NMRows select_linear_forward(const Tensor& w, const NMPattern& p);
 NMRows select_linear_backward(const Tensor& w, const NMPattern& p);
 
+// Both copies in one pass over w (kernels/nm_select.h) where the fused kernel runs, else through
+// select_linear_forward / select_linear_backward (the reference for it). Writes into fw and *bw,
+// reusing their storage when the shapes match, so a training step allocates nothing; bw null
+// skips the backward copy.
+void select_linear(const Tensor& w, const NMPattern& p, NMRows& fw, NMRows* bw);
+// Whether select_linear takes the fused kernel for this weight shape and pattern on this CPU.
+bool select_linear_fused(int64_t out, int64_t in, const NMPattern& p);
+
 // Writes the dense matrix [rows, cols] the copy stands for: kept values in place, zeros elsewhere.
 void expand(const NMRows& r, float* dense);
 
