@@ -36,6 +36,12 @@ $frugal train examples/fmnist_snn.toml --set train_limit=10000 --set test_limit=
 summary runs/demo_snn.json test_accuracy train_seconds
 $frugal eval runs/demo_snn/model.safetensors --energy --json > runs/demo_snn_eval.json
 summary runs/demo_snn_eval.json test_accuracy energy.sops energy.macs energy.energy_uj
+# The T = 25 spiking CNN (examples/fmnist_scnn.toml; full 3-epoch result in docs/snn.md) on a
+# slice, then a spike raster and membrane traces of one test image.
+$frugal train examples/fmnist_scnn.toml --set epochs=1 --set train_limit=2560 --set test_limit=500 \
+  --out runs/demo_scnn --json > runs/demo_scnn.json
+$frugal eval runs/demo_scnn/model.safetensors --plot runs/demo_scnn/plots --json > runs/demo_scnn_eval.json
+summary runs/demo_scnn_eval.json test_accuracy plot.raster plot.membranes
 
 step "3. N:M sparse training: 2:8 BDWP masks in forward and backward, N:M kernels"
 $frugal train examples/fmnist_mlp_2to8.toml --set epochs=1 --set train_limit=6000 --set test_limit=2000 \

@@ -19,6 +19,7 @@ void add_commands(CLI::App& app) {
   add_run(app);
   add_data_phantom(app);
   add_bench_memory(app);
+  add_bench_lif(app);
   add_bench_nm(app);
   add_hardwire(app);
   add_cost(app);

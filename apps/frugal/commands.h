@@ -15,6 +15,7 @@ void add_export(CLI::App& app);
 void add_run(CLI::App& app);
 void add_data_phantom(CLI::App& app);
 void add_bench_memory(CLI::App& app);
+void add_bench_lif(CLI::App& app);
 void add_bench_nm(CLI::App& app);
 void add_hardwire(CLI::App& app);
 void add_cost(CLI::App& app);

@@ -1,8 +1,9 @@
-// `frugal eval MODEL [--data-dir DIR] [--test-limit N] [--energy] [--quantize FORMAT] [--json]`:
+// `frugal eval MODEL [--data-dir DIR] [--test-limit N] [--energy] [--quantize FORMAT] [--plot DIR] [--json]`:
 // accuracy of a saved model on the test split of the dataset its config names; with --energy also
 // the per-layer operation and energy counts (energy/energy.h), printed as a table, in --json output
 // and merged into the run folder's metrics.json when the model sits next to one; with --quantize
-// also the accuracy of its integer-exact hardwire reference in that format (quantized_model.h).
+// also the accuracy of its integer-exact hardwire reference in that format (quantized_model.h); with
+// --plot a spike raster and membrane traces of one test sample as PNG (plot/spike_plot.h).
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -15,17 +16,44 @@
 #include "frugal/energy/energy.h"
 #include "frugal/io/atomic_file.h"
 #include "frugal/nn/model_file.h"
+#include "frugal/plot/spike_plot.h"
 #include "frugal/train/datasets.h"
 #include "frugal/train/trainer.h"
 #include "quantized_model.h"
 
 namespace frugal::cli {
 
+namespace {
+Json write_plots(nn::Module& model, const data::Dataset& test, int64_t sample, const std::string& dir) {
+  require(sample < test.size(), "--plot-sample: " + std::to_string(sample) + " is past the " +
+                                    std::to_string(test.size()) + " test samples");
+  std::vector<int64_t> order = {sample};
+  data::Batch b = data::make_batch(test, order, 0, 1);
+  std::vector<snn::LayerTrace> traces = snn::record_traces(model, b.x);
+  std::filesystem::create_directories(dir);
+  const std::string raster = (std::filesystem::path(dir) / "raster.png").string();
+  const std::string membranes = (std::filesystem::path(dir) / "membranes.png").string();
+  plot::Raster r = plot::draw_raster(traces);
+  plot::write_png(raster, r.image);
+  plot::write_png(membranes, plot::draw_membranes(traces));
+  log("spike raster of test sample " + std::to_string(sample) + " written to " + raster + ", membranes to " + membranes);
+  Json layers = Json::array();
+  for (size_t i = 0; i < traces.size(); ++i) {
+    int64_t spikes = 0;
+    for (float s : traces[i].spikes) spikes += s != 0.0f;
+    layers.push_back({{"name", traces[i].name}, {"steps", traces[i].steps}, {"neurons", traces[i].neurons},
+                      {"raster_top", r.top[i]}, {"raster_rows", r.rows[i]}, {"spikes", spikes}});
+  }
+  return {{"sample", sample}, {"label", b.y[0]}, {"raster", raster}, {"membranes", membranes},
+          {"raster_step_width", r.step_width}, {"layers", layers}};
+}
+}  // namespace
+
 void add_eval(CLI::App& app) {
   struct Options {
     CommonOptions common;
-    std::string model, data_dir, dataset, quantize;
-    int64_t test_limit = -1;
+    std::string model, data_dir, dataset, quantize, plot_dir;
+    int64_t test_limit = -1, plot_sample = 0;
     int batch_size = 1000;
     bool energy = false;
     energy::EnergyModel em;
@@ -46,6 +74,9 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--quantize", opt->quantize, "also report the integer reference's accuracy: fp4, int4, int8, mxfp4");
   cmd->add_option("--calibrate", opt->calibrate, "training samples that calibrate --quantize's activation scales")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--plot", opt->plot_dir, "write raster.png and membranes.png of one test sample to this folder");
+  cmd->add_option("--plot-sample", opt->plot_sample, "index of the test sample --plot draws (default 0)")
+      ->check(CLI::NonNegativeNumber);
   add_common_options(cmd, opt->common);
   cmd->callback([opt] {
     apply_common_options(opt->common);
@@ -101,6 +132,7 @@ void add_eval(CLI::App& app) {
       out["format"] = opt->quantize;
       out["reference_accuracy"] = q.reference_accuracy;
     }
+    if (!opt->plot_dir.empty()) out["plot"] = write_plots(*saved.model, test, opt->plot_sample, opt->plot_dir);
     emit_json(opt->common, out);
   });
 }

@@ -123,21 +123,23 @@ NeuronLayer::NeuronLayer(std::string kind, const NeuronLayerSpec& spec) : kind_(
   if (kind_ == "cuba_lif") alpha = param(s_.alpha, s_.neurons, s_.learn_alpha);
 }
 
-Var NeuronLayer::forward(const Var& x) {
-  NeuronOutput out;
+NeuronOutput NeuronLayer::run(const Var& x, bool membranes) const {
   if (kind_ == "if") {
     IfOptions o;
     o.surrogate = s_.surrogate;
     o.init_frac = s_.init_frac;
-    o.membranes = s_.output_membrane;
-    out = if_neuron(x, threshold, o);
-  } else {
-    NeuronOptions o;
-    o.reset = s_.reset;
-    o.surrogate = s_.surrogate;
-    o.membranes = s_.output_membrane;
-    out = kind_ == "lif" ? lif(x, beta, threshold, o) : cuba_lif(x, alpha, beta, threshold, o);
+    o.membranes = membranes || s_.output_membrane;
+    return if_neuron(x, threshold, o);
   }
+  NeuronOptions o;
+  o.reset = s_.reset;
+  o.surrogate = s_.surrogate;
+  o.membranes = membranes || s_.output_membrane;
+  return kind_ == "lif" ? lif(x, beta, threshold, o) : cuba_lif(x, alpha, beta, threshold, o);
+}
+
+Var NeuronLayer::forward(const Var& x) {
+  NeuronOutput out = run(x, false);
   return s_.output_membrane ? out.membranes : out.spikes;
 }
 

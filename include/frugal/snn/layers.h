@@ -37,6 +37,8 @@ class NeuronLayer : public nn::Module {
  public:
   NeuronLayer(std::string kind, const NeuronLayerSpec& spec);
   Var forward(const Var& x) override;  // [T, N, ...] -> [T, N, ...]
+  // Spikes, and membranes when asked or when the layer outputs them.
+  NeuronOutput run(const Var& x, bool membranes) const;
   std::string type() const override { return kind_; }
   Json spec() const override;
   std::vector<nn::Param> parameters() override;  // the learned ones only; fixed ones live in the spec
