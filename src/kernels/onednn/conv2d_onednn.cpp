@@ -71,7 +71,6 @@ struct ConvPrimitives {
 
 using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
 
-
 // The three primitive descriptors of one algorithm (the backward ones describe what a later
 // backward pass will run; their primitives are only generated when it does).
 void describe(ConvPrimitives& p, dnnl::algorithm a) {
