@@ -6,6 +6,25 @@
 
 namespace frugal::train {
 
+namespace {
+// One Adam/AdamW update over a parameter as a single branch-free loop: weight decay enters
+// either as an L2 term of the gradient (l2) or as a decoupled shrink of the weight
+// (shrink = 1 - lr * wd), and the bias corrections are folded into step and inv_sqrt_bias2, so
+// each element costs one sqrt and one division.
+void adam_update(float* w, const float* g, float* m, float* v, int64_t n, float b1, float b2, float eps, float l2,
+                 float shrink, float step, float inv_sqrt_bias2) {
+#pragma omp parallel for simd if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    float gi = g[i] + l2 * w[i];
+    float mi = b1 * m[i] + (1 - b1) * gi;
+    float vi = b2 * v[i] + (1 - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    w[i] = shrink * w[i] - step * mi / (std::sqrt(vi) * inv_sqrt_bias2 + eps);
+  }
+}
+}  // namespace
+
 Optimizer::Optimizer(std::vector<nn::Param> params, OptimizerConfig config)
     : params_(std::move(params)), config_(std::move(config)) {
   const std::string& t = config_.type;
@@ -44,17 +63,10 @@ void Optimizer::step(double lr) {
       }
       continue;
     }
-    float* v = v_[k].data();
-    float b1 = static_cast<float>(c.beta1), b2 = static_cast<float>(c.beta2), eps = static_cast<float>(c.eps);
     bool decoupled = c.type == "adamw";
-#pragma omp parallel for if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) {
-      float gi = decoupled ? g[i] : g[i] + wd * w[i];
-      if (decoupled) w[i] -= flr * wd * w[i];
-      m[i] = b1 * m[i] + (1 - b1) * gi;
-      v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-      w[i] -= flr * (m[i] / bias1) / (std::sqrt(v[i] / bias2) + eps);
-    }
+    adam_update(w, g, m, v_[k].data(), n, static_cast<float>(c.beta1), static_cast<float>(c.beta2),
+                static_cast<float>(c.eps), decoupled ? 0.0f : wd, decoupled ? 1 - flr * wd : 1.0f, flr / bias1,
+                1 / std::sqrt(bias2));
   }
 }
 
