@@ -2,16 +2,20 @@
 // the integer-weight runtime equals frugal's float forward pass bit for bit when the float model
 // holds the same int8-valued weights and every product and sum is exact (power-of-two scales,
 // inputs on a 1/8 grid), for LIF and CuBa, subtract and zero reset, Ā and Āᵀ; malformed files
-// are rejected with the path and the field.
+// are rejected with the path and the field; `frugal compress-l2mu --int8-out` writes such a file for
+// a model trained on the committed HAR fixture and `frugal run-l2mu-int8` runs it.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
 
 #include "frugal/autograd/tape.h"
 #include "frugal/core/error.h"
+#include "frugal/io/npy.h"
 #include "frugal/lmu/compress.h"
 #include "frugal/lmu/int8_model.h"
+#include "support/run_frugal.h"
 
 namespace {
 
@@ -168,6 +172,49 @@ TEST(L2muInt8, RejectsWhatTheRuntimeDoesNotRun) {
   EXPECT_THROW(lmu::export_int8(membrane), Error);
   lmu::L2mu ok(config("lif", "subtract", false), rng);
   EXPECT_THROW(lmu::run_int8(lmu::export_int8(ok), Tensor::zeros({2, 4, 3})), Error);
+}
+
+// Trains a small L2MU on tests/data/har (3 channels, 30 steps), compresses it to an int8 file, and
+// runs the file: the integer runtime predicts what the float pass with the same weights predicts.
+TEST(L2muInt8, CommandLineWritesAndRunsTheInt8File) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "frugal_l2mu_int8_cli";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "har.toml") << "name = \"tiny\"\ndataset = \"har-ts\"\nepochs = 3\nbatch_size = 8\nseed = 1\n"
+                                     "loss = \"cross_entropy\"\n[optimizer]\ntype = \"adam\"\nlr = 5e-3\n[[layers]]\n"
+                                     "type = \"l2mu\"\nin = 3\nmemory_size = 4\norder = 3\ntheta = 7.0\nhidden = 8\nout = 4\n"
+                                     "readout = \"spike_count\"\nthreshold = 0.3\n";
+  const std::string data = std::string(FRUGAL_SOURCE_DIR) + "/tests/data/har";
+  const std::string file = (dir / "tiny.l2mu8").string();
+  frugal::testing::RunResult t = frugal::testing::run_frugal("train '" + (dir / "har.toml").string() + "' --data-dir '" + data +
+                                                             "' --out '" + (dir / "run").string() + "'");
+  ASSERT_EQ(t.code, 0) << t.err;
+  frugal::testing::RunResult c = frugal::testing::run_frugal("compress-l2mu '" + (dir / "run" / "model.safetensors").string() +
+                                                             "' --data-dir '" + data + "' --prune 0.5 --finetune-epochs 1 --window 20 "
+                                                             "--json --int8-out '" + file + "'");
+  ASSERT_EQ(c.code, 0) << c.err;
+  const nlohmann::json r = nlohmann::json::parse(c.out);
+  EXPECT_EQ(r["int8_file_bytes"].get<uintmax_t>(), fs::file_size(file));
+  EXPECT_EQ(r["int8_runtime_predictions_differing"].get<int64_t>(), 0);
+  EXPECT_DOUBLE_EQ(r["int8_runtime_accuracy"].get<double>(), r["test_accuracy"].get<double>());
+  EXPECT_GT(r["int8_runtime_latency_us_p50"].get<double>(), 0.0);
+
+  Tensor x = Tensor::empty({2, 30, 3});
+  for (int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<float>(i % 7) * 0.5f - 1.0f;
+  io::write_npy((dir / "x.npy").string(), x);
+  frugal::testing::RunResult run = frugal::testing::run_frugal("run-l2mu-int8 '" + file + "' --input '" + (dir / "x.npy").string() +
+                                                               "' --output '" + (dir / "y.npy").string() + "'");
+  ASSERT_EQ(run.code, 0) << run.err;
+  const Tensor y = io::read_npy((dir / "y.npy").string());
+  const Tensor want = lmu::run_int8(lmu::read_int8_l2mu(file), x);
+  ASSERT_EQ(y.shape(), (Shape{2, 4}));
+  for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(y[i], want[i]);
+  // A file that is not an int8 L2MU exits 2 with its path in the message.
+  frugal::testing::RunResult bad = frugal::testing::run_frugal("run-l2mu-int8 '" + (dir / "x.npy").string() + "' --input '" +
+                                                               (dir / "x.npy").string() + "' --output '" + (dir / "z.npy").string() + "'");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("x.npy: not an int8 L2MU file"), std::string::npos) << bad.err;
 }
 
 }  // namespace
