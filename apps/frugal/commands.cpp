@@ -8,6 +8,8 @@ namespace {
 int g_exit_code = 0;
 }
 
+void add_run_l2mu_int8(CLI::App& app);  // apps/frugal/compress_l2mu.cpp
+
 void add_commands(CLI::App& app) {
   // Saved models and configs may name any family's layer types (nm_linear, l2mu, ...).
   train::register_layer_families();
@@ -25,6 +27,7 @@ void add_commands(CLI::App& app) {
   add_cost(app);
   add_convert(app);
   add_compress_l2mu(app);
+  add_run_l2mu_int8(app);
 }
 
 int exit_code() { return g_exit_code; }
