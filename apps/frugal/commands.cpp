@@ -21,7 +21,6 @@ void add_commands(CLI::App& app) {
   add_bench_memory(app);
   add_bench_nm(app);
   add_hardwire(app);
-  add_cost(app);
   add_convert(app);
   add_compress_l2mu(app);
 }
