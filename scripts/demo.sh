@@ -85,7 +85,7 @@ $frugal hardwire runs/demo_hw/model.safetensors --style hn --format fp4 --out ru
   --json > runs/demo_hw_hn.json
 $frugal hardwire runs/demo_hw/model.safetensors --target cpp --format int8 --out runs/demo_hw/cpp \
   --json > runs/demo_hw_cpp.json
-$frugal cost hnlpu --json 2>/dev/null > runs/demo_hnlpu.json
+$frugal hardwire cost examples/llm/gpt-oss-120b.toml --tech examples/hnlpu/5nm.toml --json 2>/dev/null > runs/demo_hnlpu.json
 $python - <<'PY'
 import json
 h = json.load(open("runs/demo_hw_hn.json")); c = json.load(open("runs/demo_hnlpu.json"))

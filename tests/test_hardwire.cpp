@@ -5,11 +5,14 @@
 // encoder, LIF, spike counts) in the integer reference, in every netlist style and in the C++
 // target; the C++ target with weights as constants, compiled and run bit-exact.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "frugal/core/error.h"
 #include "frugal/core/rng.h"
@@ -27,6 +30,7 @@
 using namespace frugal::hardwire;
 using frugal::Error;
 using frugal::Rng;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -446,8 +450,16 @@ TEST(Synth, ParsesStatReport) {
   EXPECT_THROW(transistors_per_cell("$_FOO_"), Error);
 }
 
-TEST(CostModel, ReproducesThePapersDerivedFigures) {
-  CostInputs in;
+// The files of the issue's command; their numbers are the only copy of the paper's assumptions.
+CostInputs paper_inputs() {
+  std::string root = FRUGAL_SOURCE_DIR;
+  CostInputs in = read_cost_tech(root + "/examples/hnlpu/5nm.toml");
+  in.model = read_llm_architecture(root + "/examples/llm/gpt-oss-120b.toml");
+  return in;
+}
+
+TEST(CostModel, ReproducesThePapersDerivedFiguresFromTheExampleFiles) {
+  CostInputs in = paper_inputs();
   CostReport r = llm_cost(in);
   auto near = [](double got, double want) { return std::fabs(got - want) <= 0.02 * std::fabs(want); };
   EXPECT_TRUE(near(r.parameters, 116.8e9)) << r.parameters;
@@ -463,12 +475,56 @@ TEST(CostModel, ReproducesThePapersDerivedFigures) {
   EXPECT_TRUE(near(r.mask_saving, 112)) << r.mask_saving;
   EXPECT_TRUE(near(r.shared_mask_saving, 7.4)) << r.shared_mask_saving;
   EXPECT_TRUE(near(r.tokens_per_joule, 36)) << r.tokens_per_joule;
+  // Every input of the file is printed with the file's source text, every line has a source.
+  for (const auto& [key, source] : in.source) {
+    bool printed = false;
+    for (const CostLine& l : r.lines) printed = printed || (l.key == key && l.source == source);
+    EXPECT_TRUE(printed) << key;
+  }
   for (const CostLine& l : r.lines) EXPECT_FALSE(l.source.empty()) << l.key;
   in.measured_transistors_per_weight = 20;
   CostReport m = llm_cost(in);
-  EXPECT_NEAR(m.measured_area_mm2, m.parameters * 20 / 138e6, 1.0);
+  EXPECT_NEAR(m.measured_area_mm2, m.parameters * 20 / in.transistors_per_mm2, 1.0);
   in.chips = 0;
   EXPECT_THROW(llm_cost(in), Error);
+}
+
+TEST(CostModel, FilesAreReadStrictly) {
+  fs::path dir = fs::temp_directory_path() / ("frugal_costfiles_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::string root = FRUGAL_SOURCE_DIR;
+  std::ifstream tech_file(root + "/examples/hnlpu/5nm.toml");
+  std::stringstream tech_text;
+  tech_text << tech_file.rdbuf();
+  auto expect_refused = [&](const std::string& name, const std::string& text, bool tech, const std::string& needle) {
+    fs::path p = dir / name;
+    std::ofstream(p) << text;
+    try {
+      if (tech)
+        read_cost_tech(p.string());
+      else
+        read_llm_architecture(p.string());
+      ADD_FAILURE() << name << " was accepted";
+    } catch (const Error& e) {
+      std::string msg = e.what();
+      EXPECT_NE(msg.find(name), std::string::npos) << msg;
+      EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+    }
+  };
+  std::string all = tech_text.str();
+  expect_refused("unknown.toml", all + "chipz = { value = 20, source = \"typo\" }\n", true, "chipz");
+  std::string typed = all;
+  typed.replace(typed.find("value = 16,"), 11, "value = \"16\",");
+  expect_refused("mistyped.toml", typed, true, "chips");
+  std::string bare = all;
+  bare.replace(bare.find("pue = { value = 1.4, source"), 27, "pue = 1.4 #");
+  expect_refused("bare.toml", bare, true, "pue");
+  std::string missing = all;
+  missing.erase(missing.find("years = {"), missing.find("\n", missing.find("years = {")) - missing.find("years = {"));
+  expect_refused("missing.toml", missing, true, "years");
+  expect_refused("arch.toml", "name = \"x\"\nsource = \"y\"\nlayers = 2\nhiden = 64\n", false, "hiden");
+  expect_refused("arch2.toml", "name = \"x\"\nsource = \"y\"\nlayers = 2\n", false, "hidden");
+  fs::remove_all(dir);
 }
 
 TEST(Spiking, IntegerReferenceTracksFloat) {

@@ -1,4 +1,4 @@
-// `frugal hardwire`, `frugal eval --quantize` and `frugal cost hnlpu` end to end on a tiny model
+// `frugal hardwire`, `frugal eval --quantize` and `frugal hardwire cost` end to end on a tiny model
 // trained in the test (4x4 average pool, 49-8-10 MLP): the simulated netlist matches the integer
 // reference on every output code, eval reports the same reference accuracy, and bad model files,
 // unsupported layers and unknown cost keys are errors naming the culprit, exit code 2. A tiny
@@ -231,28 +231,29 @@ TEST(HardwireCli, RefusesBadModelsAndUnsupportedLayers) {
   expect_error(run("hardwire " + cuba.string() + " --out " + (dir / "o").string()), "layer 3 (cuba_lif)");
 }
 
-TEST(HardwireCli, CostTableWithAConfigThatChangesAssumptions) {
-  Result r = run("cost hnlpu --json");
+TEST(HardwireCli, CostFromTheModelAndTechnologyFiles) {
+  std::string root = FRUGAL_SOURCE_DIR;
+  std::string model = root + "/examples/llm/gpt-oss-120b.toml", tech = root + "/examples/hnlpu/5nm.toml";
+  Result r = run("hardwire cost " + model + " --tech " + tech + " --json");
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
-  EXPECT_NEAR(j["total_area_mm2"].get<double>(), 13232, 0.02 * 13232);
-  EXPECT_NEAR(j["tokens_per_joule"].get<double>(), 36, 0.02 * 36);
-  EXPECT_NE(r.err.find("paper (HNLPU"), std::string::npos) << r.err;  // sources are printed
+  auto near = [&j](const char* key, double want) {
+    EXPECT_NEAR(j[key].get<double>(), want, 0.02 * want) << key;
+  };
+  near("total_area_mm2", 13232);
+  near("wafer_fraction", 0.29);
+  near("cost_per_good_die_usd", 629);
+  near("nre_usd_low", 59.46e6);
+  near("nre_usd_high", 123.5e6);
+  near("tokens_per_joule", 36);
+  EXPECT_GE(j["naive_mask_cost_usd"].get<double>(), 6e9 * 0.98);
+  EXPECT_NE(r.err.find("paper: HNLPU v2 system of 16 chips"), std::string::npos) << r.err;  // sources printed
+  EXPECT_NE(r.err.find("input: paper's simulator result"), std::string::npos) << r.err;
 
   fs::path dir = fresh_dir("frugal_hwcli_cost");
-  std::ofstream(dir / "cost.toml") << "chips = 20\nmeasured_transistors_per_weight = 98\n[model]\nlayers = 18\n";
-  Result c = run("cost hnlpu --config " + (dir / "cost.toml").string() + " --json");
-  ASSERT_EQ(c.code, 0) << c.err;
-  auto cj = nlohmann::json::parse(c.out);
-  EXPECT_NEAR(cj["total_area_mm2"].get<double>(), 20 * 827.08, 1.0);
-  EXPECT_LT(cj["parameters"].get<double>(), 0.6 * j["parameters"].get<double>());
-  EXPECT_GT(cj["measured_chips"].get<double>(), 0);
-  bool labelled = false;
-  for (const auto& line : cj["lines"])
-    if (line["key"] == "chips") labelled = line["source"].get<std::string>().find("cost.toml") != std::string::npos;
-  EXPECT_TRUE(labelled);
-
-  std::ofstream(dir / "bad.toml") << "chipz = 20\n";
-  expect_error(run("cost hnlpu --config " + (dir / "bad.toml").string()), "chipz");
-  expect_error(run("cost hnlpu --model llama-9000"), "llama-9000");
+  std::ofstream(dir / "bad.toml") << "chipz = { value = 20, source = \"typo\" }\n";
+  Result bad = run("hardwire cost " + model + " --tech " + (dir / "bad.toml").string());
+  expect_error(bad, "chipz");
+  EXPECT_NE(bad.err.find("bad.toml"), std::string::npos) << bad.err;
+  expect_error(run("hardwire cost " + model), "--tech");
 }

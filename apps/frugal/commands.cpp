@@ -24,7 +24,6 @@ void add_commands(CLI::App& app) {
   add_bench_lif(app);
   add_bench_nm(app);
   add_hardwire(app);
-  add_cost(app);
   add_convert(app);
   add_compress_l2mu(app);
   add_run_l2mu_int8(app);

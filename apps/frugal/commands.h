@@ -18,7 +18,8 @@ void add_bench_memory(CLI::App& app);
 void add_bench_lif(CLI::App& app);
 void add_bench_nm(CLI::App& app);
 void add_hardwire(CLI::App& app);
-void add_cost(CLI::App& app);
+// `frugal hardwire cost`, attached to the hardwire subcommand; returns it.
+CLI::App* add_hardwire_cost(CLI::App& hardwire);
 void add_convert(CLI::App& app);
 void add_compress_l2mu(CLI::App& app);
 int exit_code();

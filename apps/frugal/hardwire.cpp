@@ -99,7 +99,8 @@ void add_hardwire(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("hardwire", "compile a saved model into a weight-specialized Verilog netlist");
-  cmd->add_option("model", opt->model, "model.safetensors written by frugal")->required();
+  // Not ->required(): `frugal hardwire cost` takes neither; the callback checks them.
+  cmd->add_option("model", opt->model, "model.safetensors written by frugal");
   cmd->add_option("--target", opt->target, "verilog (a netlist) or cpp (C++ with the weights as constants)")
       ->check(CLI::IsMember({"verilog", "cpp"}))->capture_default_str();
   cmd->add_option("--style", opt->style, "netlist style: ce, hn or mem")->capture_default_str();
@@ -107,7 +108,7 @@ void add_hardwire(CLI::App& app) {
                   "accumulator width: a layer whose accumulator bound does not fit is refused")
       ->capture_default_str();
   cmd->add_option("--format", opt->format, "weight format: fp4, int4, int8 or mxfp4")->capture_default_str();
-  cmd->add_option("--out", opt->out, "design folder (hardwired.v, tb.v, inputs.hex, README.md)")->required();
+  cmd->add_option("--out", opt->out, "design folder (hardwired.v, tb.v, inputs.hex, README.md)");
   cmd->add_option("--simulate", opt->simulate, "co-simulate the first N test inputs with iverilog")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--testbench", opt->testbench, "test inputs the testbench replays when not simulating")
@@ -119,7 +120,10 @@ void add_hardwire(CLI::App& app) {
   cmd->add_option("--data-dir", opt->data_dir, "where the dataset is read from");
   cmd->add_option("--data", opt->dataset, "dataset name (default: the one in the model's config)");
   add_common_options(cmd, opt->common);
-  cmd->callback([opt] {
+  CLI::App* cost = add_hardwire_cost(*cmd);
+  cmd->callback([opt, cost] {
+    if (cost->parsed()) return;
+    require(!opt->model.empty() && !opt->out.empty(), "hardwire: MODEL and --out DIR are required");
     apply_common_options(opt->common);
     hardwire::NetStyle style = hardwire::parse_style(opt->style);
     hardwire::WeightFormat format = hardwire::parse_weight_format(opt->format);

@@ -23,27 +23,40 @@ std::vector<double> llm_parameters(const LlmArchitecture& m) {
 }
 
 CostReport llm_cost(const CostInputs& in) {
-  require(in.chips > 0 && in.die_mm2 > 0 && in.wafer_diameter_mm > 0 && in.system_power_w > 0,
-          "hardwire cost: chips, die_mm2, wafer_diameter_mm and system_power_w must be positive");
+  require(in.chips > 0 && in.die_mm2 > 0 && in.wafer_diameter_mm > 0 && in.system_power_w > 0 &&
+              in.metal_embedding_block_area > 0 && in.defect_density_per_cm2 > 0 && in.h100_power_w > 0 &&
+              in.wse3_power_w > 0,
+          "hardwire cost: chips, die_mm2, wafer_diameter_mm, system_power_w, metal_embedding_block_area, "
+          "defect_density_per_cm2 and the baselines' power must be positive");
   CostReport r;
   auto line = [&r](const std::string& key, double value, const std::string& unit, const std::string& source) {
     r.lines.push_back({key, unit, source, value});
   };
-  const std::string paper = "paper (HNLPU, arXiv:2508.16151)";
   const std::string derived = "derived";
   std::vector<double> p = llm_parameters(in.model);
   r.parameters = p[0];
   r.active_parameters = p[1];
-  line("parameters", r.parameters, "weights", "derived from the architecture (gpt-oss-120b model card)");
+  line("parameters", r.parameters, "weights", "derived from the architecture: " + in.model.source);
   line("active_parameters", r.active_parameters, "weights per token", "derived: attention, top-k experts, unembedding");
+
+  auto src = [&in](const std::string& key) {
+    auto it = in.source.find(key);
+    return it == in.source.end() ? std::string("set by the caller") : it->second;
+  };
+  auto input = [&](const std::string& key, double value, const std::string& unit) { line(key, value, unit, src(key)); };
+  double density_ratio = in.ce_block_area / in.metal_embedding_block_area;
+  double design_low = in.design_architecture_usd_low + in.design_verification_usd_low +
+                      in.design_physical_usd_low + in.design_ip_usd_low;
+  double design_high = in.design_architecture_usd_high + in.design_verification_usd_high +
+                       in.design_physical_usd_high + in.design_ip_usd_high;
 
   r.total_area_mm2 = in.chips * in.die_mm2;
   double r_mm = in.wafer_diameter_mm / 2;
   double inscribed = 2 * r_mm * r_mm;  // the square inscribed in the wafer circle
   r.wafer_fraction = r.total_area_mm2 / inscribed;
-  line("chips", in.chips, "", paper);
-  line("die_mm2", in.die_mm2, "mm2", paper);
-  line("neuron_array_mm2", in.neuron_array_mm2, "mm2 per chip", paper);
+  input("chips", in.chips, "");
+  input("die_mm2", in.die_mm2, "mm2");
+  input("neuron_array_mm2", in.neuron_array_mm2, "mm2 per chip");
   line("total_area_mm2", r.total_area_mm2, "mm2", derived);
   line("wafer_fraction", r.wafer_fraction, "of the inscribed square of the wafer", derived);
 
@@ -53,8 +66,9 @@ CostReport llm_cost(const CostInputs& in) {
   r.yield = std::pow((1 - std::exp(-ad)) / ad, 2);
   double good = r.dies_per_wafer * r.yield;
   r.cost_per_good_die_usd = in.wafer_usd / good;
-  line("wafer_usd", in.wafer_usd, "USD", paper);
-  line("defect_density_per_cm2", in.defect_density_per_cm2, "1/cm2", paper);
+  input("wafer_usd", in.wafer_usd, "USD");
+  input("wafer_diameter_mm", in.wafer_diameter_mm, "mm");
+  input("defect_density_per_cm2", in.defect_density_per_cm2, "1/cm2");
   line("dies_per_wafer", r.dies_per_wafer, "", "derived: gross-die formula");
   line("yield", r.yield, "", "derived: Murphy model");
   line("cost_per_good_die_usd", r.cost_per_good_die_usd, "USD", derived);
@@ -63,16 +77,21 @@ CostReport llm_cost(const CostInputs& in) {
   double emb_share = in.embedding_masks / set_units, shared_share = 1 - emb_share;
   r.metal_embedding_mask_usd_low = in.mask_set_usd_low * (shared_share + in.chips * emb_share);
   r.metal_embedding_mask_usd_high = in.mask_set_usd_high * (shared_share + in.chips * emb_share);
-  double naive_chips = in.chips * in.density_ratio;
+  double naive_chips = in.chips * density_ratio;
   r.naive_mask_cost_usd = naive_chips * in.naive_mask_set_usd;
   r.shared_mask_saving = in.chips / (shared_share + in.chips * emb_share);
-  r.mask_saving = in.density_ratio * r.shared_mask_saving;
-  line("mask_set_duv_units", set_units, "DUV-mask equivalents", paper + ": 12 EUV (x6) + 58 DUV");
-  line("mask_set_usd_low", in.mask_set_usd_low, "USD", paper);
-  line("mask_set_usd_high", in.mask_set_usd_high, "USD", paper);
-  line("density_ratio", in.density_ratio, "cell / metal embedding", paper + ": CE 14.3 : Metal-Embedding 0.95");
-  line("naive_mask_set_usd", in.naive_mask_set_usd, "USD",
-       "assumption: the paper's 'at least $6B' for naive cell-embedding implies about $25M per set");
+  r.mask_saving = density_ratio * r.shared_mask_saving;
+  input("euv_masks", in.euv_masks, "masks");
+  input("duv_masks", in.duv_masks, "masks");
+  input("euv_weight_in_duv", in.euv_weight_in_duv, "DUV masks per EUV mask");
+  input("embedding_masks", in.embedding_masks, "DUV masks per chip");
+  line("mask_set_duv_units", set_units, "DUV-mask equivalents", "derived: EUV masks x weight + DUV masks");
+  input("mask_set_usd_low", in.mask_set_usd_low, "USD");
+  input("mask_set_usd_high", in.mask_set_usd_high, "USD");
+  input("ce_block_area", in.ce_block_area, "relative to SRAM");
+  input("metal_embedding_block_area", in.metal_embedding_block_area, "relative to SRAM");
+  line("density_ratio", density_ratio, "cell / metal embedding", "derived: ce_block_area / metal_embedding_block_area");
+  input("naive_mask_set_usd", in.naive_mask_set_usd, "USD");
   line("naive_chips", naive_chips, "", derived);
   line("naive_mask_cost_usd", r.naive_mask_cost_usd, "USD", derived);
   line("metal_embedding_mask_usd_low", r.metal_embedding_mask_usd_low, "USD", derived);
@@ -85,16 +104,29 @@ CostReport llm_cost(const CostInputs& in) {
   double hbm_low = in.hbm_gb_per_chip * in.hbm_usd_per_gb_low, hbm_high = in.hbm_gb_per_chip * in.hbm_usd_per_gb_high;
   double hardware_low = in.chips * (r.cost_per_good_die_usd + per_die_pkg_low + hbm_low) + in.system_recurring_usd_low;
   double hardware_high = in.chips * (r.cost_per_good_die_usd + per_die_pkg_high + hbm_high) + in.system_recurring_usd_high;
-  r.nre_usd_low = r.metal_embedding_mask_usd_low + in.design_usd_low + hardware_low;
-  r.nre_usd_high = r.metal_embedding_mask_usd_high + in.design_usd_high + hardware_high;
+  r.nre_usd_low = r.metal_embedding_mask_usd_low + design_low + hardware_low;
+  r.nre_usd_high = r.metal_embedding_mask_usd_high + design_high + hardware_high;
   r.respin_usd_low = in.mask_set_usd_low * in.chips * emb_share + hardware_low;
   r.respin_usd_high = in.mask_set_usd_high * in.chips * emb_share + hardware_high;
-  line("design_usd_low", in.design_usd_low, "USD", paper + ": architecture, verification, physical design, IP");
-  line("design_usd_high", in.design_usd_high, "USD", paper);
-  line("hbm_usd_per_chip_low", hbm_low, "USD", paper + ": 192 GB at $10/GB");
-  line("hbm_usd_per_chip_high", hbm_high, "USD", paper + ": 192 GB at $20/GB");
-  line("package_test_usd_per_wafer_low", in.package_test_usd_per_wafer_low, "USD", paper);
-  line("package_test_usd_per_wafer_high", in.package_test_usd_per_wafer_high, "USD", paper);
+  input("design_architecture_usd_low", in.design_architecture_usd_low, "USD");
+  input("design_architecture_usd_high", in.design_architecture_usd_high, "USD");
+  input("design_verification_usd_low", in.design_verification_usd_low, "USD");
+  input("design_verification_usd_high", in.design_verification_usd_high, "USD");
+  input("design_physical_usd_low", in.design_physical_usd_low, "USD");
+  input("design_physical_usd_high", in.design_physical_usd_high, "USD");
+  input("design_ip_usd_low", in.design_ip_usd_low, "USD");
+  input("design_ip_usd_high", in.design_ip_usd_high, "USD");
+  line("design_usd_low", design_low, "USD", "derived: architecture + verification + physical design + IP");
+  line("design_usd_high", design_high, "USD", "derived: architecture + verification + physical design + IP");
+  input("hbm_gb_per_chip", in.hbm_gb_per_chip, "GB");
+  input("hbm_usd_per_gb_low", in.hbm_usd_per_gb_low, "USD/GB");
+  input("hbm_usd_per_gb_high", in.hbm_usd_per_gb_high, "USD/GB");
+  line("hbm_usd_per_chip_low", hbm_low, "USD", "derived");
+  line("hbm_usd_per_chip_high", hbm_high, "USD", "derived");
+  input("system_recurring_usd_low", in.system_recurring_usd_low, "USD");
+  input("system_recurring_usd_high", in.system_recurring_usd_high, "USD");
+  input("package_test_usd_per_wafer_low", in.package_test_usd_per_wafer_low, "USD");
+  input("package_test_usd_per_wafer_high", in.package_test_usd_per_wafer_high, "USD");
   line("system_hardware_usd_low", hardware_low, "USD", "derived: dies, package and test, HBM, system");
   line("system_hardware_usd_high", hardware_high, "USD", derived);
   line("nre_usd_low", r.nre_usd_low, "USD", "derived: masks + design + first system");
@@ -110,14 +142,19 @@ CostReport llm_cost(const CostInputs& in) {
   // Assumption (the paper's annual weight updating): one re-spin per further year of service.
   r.tco_usd_low = r.nre_usd_low + (in.years - 1) * r.respin_usd_low + r.energy_usd;
   r.tco_usd_high = r.nre_usd_high + (in.years - 1) * r.respin_usd_high + r.energy_usd;
-  line("tokens_per_s", in.tokens_per_s, "tokens/s", "input: the paper's simulator result");
-  line("chip_power_w", in.chip_power_w, "W", "input: paper");
-  line("system_power_w", in.system_power_w, "W", "input: paper");
+  input("tokens_per_s", in.tokens_per_s, "tokens/s");
+  input("chip_power_w", in.chip_power_w, "W");
+  input("system_power_w", in.system_power_w, "W");
   line("tokens_per_joule", r.tokens_per_joule, "tokens/J", derived);
-  line("h100_tokens_per_joule", r.h100_tokens_per_joule, "tokens/J", paper + " baseline: 45 tokens/s at 1.3 kW");
-  line("wse3_tokens_per_joule", r.wse3_tokens_per_joule, "tokens/J", paper + " baseline: 2,940 tokens/s at 23 kW");
-  line("usd_per_kwh", in.usd_per_kwh, "USD", paper);
-  line("pue", in.pue, "", paper);
+  input("h100_tokens_per_s", in.h100_tokens_per_s, "tokens/s");
+  input("h100_power_w", in.h100_power_w, "W");
+  line("h100_tokens_per_joule", r.h100_tokens_per_joule, "tokens/J", derived);
+  input("wse3_tokens_per_s", in.wse3_tokens_per_s, "tokens/s");
+  input("wse3_power_w", in.wse3_power_w, "W");
+  line("wse3_tokens_per_joule", r.wse3_tokens_per_joule, "tokens/J", derived);
+  input("usd_per_kwh", in.usd_per_kwh, "USD");
+  input("pue", in.pue, "");
+  input("years", in.years, "years");
   line("energy_usd", r.energy_usd, "USD over the TCO years", derived);
   line("tco_usd_low", r.tco_usd_low, "USD", "derived; assumption: one weight update per year after the first");
   line("tco_usd_high", r.tco_usd_high, "USD", derived);
@@ -125,9 +162,8 @@ CostReport llm_cost(const CostInputs& in) {
   if (in.measured_transistors_per_weight > 0) {
     r.measured_area_mm2 = r.parameters * in.measured_transistors_per_weight / in.transistors_per_mm2;
     r.measured_chips = std::ceil(r.measured_area_mm2 / in.neuron_array_mm2);
-    line("measured_transistors_per_weight", in.measured_transistors_per_weight, "transistors",
-         "frugal: hn style, yosys generic gates (docs/hardwire.md)");
-    line("transistors_per_mm2", in.transistors_per_mm2, "1/mm2", "assumption: 5 nm logic density");
+    input("measured_transistors_per_weight", in.measured_transistors_per_weight, "transistors");
+    input("transistors_per_mm2", in.transistors_per_mm2, "1/mm2");
     line("measured_neuron_area_mm2", r.measured_area_mm2, "mm2", derived);
     line("measured_chips", r.measured_chips, "", "derived: at the paper's neuron array per chip");
   }

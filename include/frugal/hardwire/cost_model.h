@@ -5,48 +5,44 @@
 // chip), NRE range, recurring cost, tokens per joule and a 3-year TCO. Every input carries its
 // source: the paper, a public spec, frugal's own measurement, or an explicit assumption.
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
 namespace frugal::hardwire {
 
-// A mixture-of-experts transformer (defaults: gpt-oss-120b's published configuration).
+// A mixture-of-experts transformer (examples/llm/gpt-oss-120b.toml gives gpt-oss-120b's).
 struct LlmArchitecture {
-  double layers = 36, hidden = 2880, query_heads = 64, kv_heads = 8, head_dim = 64;
-  double experts = 128, experts_per_token = 4, expert_intermediate = 2880, vocabulary = 201088;
+  std::string name, source;
+  double layers = 0, hidden = 0, query_heads = 0, kv_heads = 0, head_dim = 0;
+  double experts = 0, experts_per_token = 0, expert_intermediate = 0, vocabulary = 0;
 };
 
+// The technology and cost assumptions. No defaults here: every number comes from a technology
+// file (examples/hnlpu/5nm.toml holds the paper's), so there is one set of constants, each with
+// its source in `source` (key -> text), printed beside it.
 struct CostInputs {
   LlmArchitecture model;
-  double chips = 16;                    // HNLPU v2 (paper)
-  double die_mm2 = 827.08;              // paper
-  double neuron_array_mm2 = 573.16;     // per chip (paper)
-  double wafer_diameter_mm = 300;
-  double wafer_usd = 16988;             // 5 nm wafer (paper's assumption)
-  double defect_density_per_cm2 = 0.11; // Murphy yield model (paper's assumption)
-  double package_test_usd_per_wafer_low = 3000, package_test_usd_per_wafer_high = 5000;  // paper
-  double euv_masks = 12, duv_masks = 58, euv_weight_in_duv = 6;  // paper: 130 DUV units per set
-  double embedding_masks = 10;          // Metal-Embedding: M8-M11 layers, DUV (paper)
-  double mask_set_usd_low = 15e6, mask_set_usd_high = 30e6;     // paper's 5 nm range
-  // Naive cell-embedding needs density_ratio times the chips, each with a full mask set. The paper
-  // states "at least $6B"; that follows from its density ratio with a $25M set (assumption).
-  double naive_mask_set_usd = 25e6;
-  double density_ratio = 14.3 / 0.95;   // paper: 1024x128 FP4 block, CE 14.3 : Metal-Embedding 0.95
-  // Design costs (paper, the authors' own data): architecture, verification, physical design, IP.
-  double design_usd_low = 1.87e6 + 9.97e6 + 4.80e6 + 10.23e6;
-  double design_usd_high = 3.74e6 + 19.93e6 + 14.41e6 + 20.46e6;
-  double system_recurring_usd_low = 1.9e3, system_recurring_usd_high = 3.8e3;  // paper
-  double hbm_usd_per_gb_low = 10, hbm_usd_per_gb_high = 20, hbm_gb_per_chip = 192;  // paper
-  double tokens_per_s = 249960;         // input: the paper's simulator result
-  double chip_power_w = 308.39;         // input: paper
-  double system_power_w = 6900;         // input: paper
-  double usd_per_kwh = 0.095, pue = 1.4, years = 3;   // paper's TCO assumptions
-  double h100_tokens_per_s = 45, h100_power_w = 1300;      // paper's baselines
-  double wse3_tokens_per_s = 2940, wse3_power_w = 23000;
-  // frugal's measurement path: transistors per hardwired weight (hn style, docs/hardwire.md) at a
-  // logic density; 0 skips it.
-  double measured_transistors_per_weight = 0;
-  double transistors_per_mm2 = 138e6;   // 5 nm logic density (TSMC N5, public figure; assumption)
+  double chips = 0, die_mm2 = 0, neuron_array_mm2 = 0, wafer_diameter_mm = 0, wafer_usd = 0;
+  double defect_density_per_cm2 = 0;  // Murphy yield model
+  double package_test_usd_per_wafer_low = 0, package_test_usd_per_wafer_high = 0;
+  double euv_masks = 0, duv_masks = 0, euv_weight_in_duv = 0;
+  double embedding_masks = 0;  // Metal-Embedding: the masks made per chip
+  double mask_set_usd_low = 0, mask_set_usd_high = 0;
+  // Naive cell-embedding needs ce/metal-embedding area times the chips, each with a full mask set.
+  double naive_mask_set_usd = 0, ce_block_area = 0, metal_embedding_block_area = 0;
+  double design_architecture_usd_low = 0, design_architecture_usd_high = 0;
+  double design_verification_usd_low = 0, design_verification_usd_high = 0;
+  double design_physical_usd_low = 0, design_physical_usd_high = 0;
+  double design_ip_usd_low = 0, design_ip_usd_high = 0;
+  double system_recurring_usd_low = 0, system_recurring_usd_high = 0;
+  double hbm_usd_per_gb_low = 0, hbm_usd_per_gb_high = 0, hbm_gb_per_chip = 0;
+  double tokens_per_s = 0, chip_power_w = 0, system_power_w = 0;  // inputs: the authors' simulators
+  double usd_per_kwh = 0, pue = 0, years = 0;
+  double h100_tokens_per_s = 0, h100_power_w = 0, wse3_tokens_per_s = 0, wse3_power_w = 0;
+  // frugal's measurement path: transistors per hardwired weight at a logic density; 0 skips it.
+  double measured_transistors_per_weight = 0, transistors_per_mm2 = 0;
+  std::map<std::string, std::string> source;
 };
 
 struct CostLine {
@@ -71,5 +67,11 @@ struct CostReport {
 // Parameters of the model: {total, active per token}, embeddings and unembedding included.
 std::vector<double> llm_parameters(const LlmArchitecture& m);
 CostReport llm_cost(const CostInputs& in);
+
+// Strict readers (frugal::Error naming the file and the key for a missing, unknown or mistyped
+// key). An architecture file has name, source and the LlmArchitecture numbers as plain keys; a
+// technology file has every CostInputs number as { value = NUMBER, source = "TEXT" }.
+LlmArchitecture read_llm_architecture(const std::string& path);
+CostInputs read_cost_tech(const std::string& path);
 
 }  // namespace frugal::hardwire
