@@ -10,16 +10,11 @@
 #include "frugal/core/error.h"
 #include "frugal/hardwire/simulate.h"
 #include "verilog_emit.h"
+#include "shell_quote.h"
 
 namespace frugal::hardwire {
 
 namespace {
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
 
 // k when |w| == 2^k, else -1.
 int power_of_two(int64_t w) {
@@ -191,7 +186,7 @@ std::string compile_cpp(const QuantNet& net, const std::string& dir) {
     require(static_cast<bool>(f), "hardwire: writing " + src + " failed");
   }
   // -O2 is enough: the code is straight-line constant arithmetic; C++20 defines shifts of negatives.
-  std::string cmd = "cd " + quote(dir) + " && " + quote(cxx) +
+  std::string cmd = "cd " + shell_quote(dir) + " && " + shell_quote(cxx) +
                     " -std=c++20 -O2 -fPIC -shared -o hardwired.so hardwired.cpp > compile.log 2>&1";
   require(std::system(cmd.c_str()) == 0, "hardwire: compiling " + src + " with " + cxx + " failed, see " + dir +
                                              "/compile.log");

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "frugal/core/error.h"
+#include "shell_quote.h"
 
 namespace frugal::hardwire {
 
@@ -27,16 +28,10 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 }  // namespace
 
 bool tool_available(const std::string& tool) {
-  return std::system(("command -v " + quote(tool) + " > /dev/null 2>&1").c_str()) == 0;
+  return std::system(("command -v " + shell_quote(tool) + " > /dev/null 2>&1").c_str()) == 0;
 }
 
 void write_design(const Netlist& nl, const std::string& dir, const std::vector<std::vector<int32_t>>& inputs) {
@@ -58,7 +53,7 @@ SimResult simulate(const Netlist& nl, const std::string& dir, const std::vector<
           "hardwire: simulation needs iverilog and vvp on PATH (Debian package iverilog)");
   write_design(nl, dir, inputs);
   std::filesystem::remove(dir + "/outputs.hex");
-  std::string cmd = "cd " + quote(dir) + " && iverilog -g2012 -o sim.vvp hardwired.v tb.v > sim.log 2>&1 && " +
+  std::string cmd = "cd " + shell_quote(dir) + " && iverilog -g2012 -o sim.vvp hardwired.v tb.v > sim.log 2>&1 && " +
                     "vvp -n sim.vvp >> sim.log 2>&1";
   require(std::system(cmd.c_str()) == 0, "hardwire: simulation failed, see " + dir + "/sim.log");
   SimResult r;

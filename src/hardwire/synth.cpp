@@ -15,18 +15,9 @@
 #include <sstream>
 
 #include "frugal/core/error.h"
+#include "shell_quote.h"
 
 namespace frugal::hardwire {
-
-namespace {
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-}  // namespace
 
 int transistors_per_cell(const std::string& type) {
   if (type == "$_NOT_") return 2;
@@ -72,7 +63,7 @@ std::map<std::string, int64_t> parse_stat_cells(const std::string& report) {
 }
 
 SynthStats synthesize(const Netlist& nl, const std::string& dir) {
-  std::string cmd = "cd " + quote(dir) + " && yosys -q -p " + quote(yosys_script()) + " > synth.log 2>&1";
+  std::string cmd = "cd " + shell_quote(dir) + " && yosys -q -p " + shell_quote(yosys_script()) + " > synth.log 2>&1";
   require(std::system(cmd.c_str()) == 0, "hardwire: yosys failed, see " + dir + "/synth.log");
   std::ifstream f(dir + "/stat.txt");
   require(static_cast<bool>(f), "hardwire: yosys wrote no " + dir + "/stat.txt");
