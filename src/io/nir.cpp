@@ -182,6 +182,58 @@ Shape dataset_shape(hid_t dset, const std::string& where) {
   return shape;
 }
 
+// libhdf5 1.10.8 (H5T__conv_vlen, inside H5Dread) mallocs each variable-length string's claimed
+// length before it looks at the heap object, so a descriptor claiming 2 GiB made it allocate 2 GiB
+// (found by fuzz_nir). H5Dvlen_get_buf_size does not help: in 1.10.8 it reads every element
+// through the same conversion. The descriptors are therefore read here from the raw data (HDF5
+// spec III.F: per string a 4-byte little-endian length, then the global heap id) and refused
+// above limits().max_string_bytes each or above the file length in total. Only contiguous raw
+// data in the file itself has bytes to check; h5py and frugal write strings that way, so other
+// layouts (compact, chunked, external) are refused rather than read unchecked.
+void check_vlen_string_lengths(hid_t dset, int64_t n, const std::string& where) {
+  Hid dcpl(H5Dget_create_plist(dset), H5Pclose);
+  require(dcpl.ok(), where + ": cannot read the dataset's creation properties");
+  require(H5Pget_layout(dcpl.get()) == H5D_CONTIGUOUS && H5Pget_external_count(dcpl.get()) == 0,
+          where + ": variable-length strings must be stored contiguously in the file (compact, chunked or external "
+                  "storage is not read, as their lengths cannot be checked before libhdf5 allocates them)");
+  const haddr_t offset = H5Dget_offset(dset);
+  require(offset != HADDR_UNDEF, where + ": the strings were never written (no raw data)");
+  Hid file(H5Iget_file_id(dset), H5Fclose);
+  Hid fcpl(H5Fget_create_plist(file.get()), H5Pclose);
+  size_t sizeof_addr = 0, sizeof_size = 0;
+  require(fcpl.ok() && H5Pget_sizes(fcpl.get(), &sizeof_addr, &sizeof_size) >= 0 && sizeof_addr <= 16,
+          where + ": cannot read the file's address size");
+  const ssize_t name_len = H5Fget_name(file.get(), nullptr, 0);
+  require(name_len > 0, where + ": cannot get the file name");
+  std::string file_name(static_cast<size_t>(name_len) + 1, '\0');
+  H5Fget_name(file.get(), file_name.data(), file_name.size());
+  file_name.resize(static_cast<size_t>(name_len));
+  std::ifstream in(file_name, std::ios::binary);
+  require(in.good(), file_name + ": cannot open");
+  in.seekg(0, std::ios::end);
+  const uint64_t file_size = static_cast<uint64_t>(in.tellg());
+  const uint64_t descriptor = 4 + sizeof_addr + 4;
+  const uint64_t bytes = descriptor * static_cast<uint64_t>(n);
+  require(offset <= file_size && bytes <= file_size - offset,
+          where + ": the " + std::to_string(n) + " string descriptors at byte " + std::to_string(offset) +
+              " run past the end of the file (" + std::to_string(file_size) + " bytes)");
+  std::string raw(static_cast<size_t>(bytes), '\0');
+  in.seekg(static_cast<std::streamoff>(offset));
+  in.read(raw.data(), static_cast<std::streamsize>(bytes));
+  require(static_cast<uint64_t>(in.gcount()) == bytes, where + ": cannot read the string descriptors");
+  uint64_t total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const unsigned char* d = reinterpret_cast<const unsigned char*>(raw.data()) + static_cast<uint64_t>(i) * descriptor;
+    const uint64_t len = uint64_t{d[0]} | uint64_t{d[1]} << 8 | uint64_t{d[2]} << 16 | uint64_t{d[3]} << 24;
+    require(len <= static_cast<uint64_t>(limits().max_string_bytes),
+            where + ": string " + std::to_string(i) + " claims " + std::to_string(len) + " bytes, more than the cap of " +
+                std::to_string(limits().max_string_bytes));
+    total += len;
+    require(total <= file_size, where + ": the strings claim " + std::to_string(total) + " bytes, more than the file holds (" +
+                                    std::to_string(file_size) + " bytes)");
+  }
+}
+
 // All strings of a string dataset (scalar or any shape), variable or fixed length.
 std::vector<std::string> read_strings(hid_t group, const std::string& name, const std::string& where) {
   Hid dset(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
@@ -197,6 +249,7 @@ std::vector<std::string> read_strings(hid_t group, const std::string& name, cons
     Hid mtype(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mtype.get(), H5T_VARIABLE);
     H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
+    if (n > 0) check_vlen_string_lengths(dset.get(), n, where);
     std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
     const herr_t read = n > 0 ? H5Dread(dset.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) : 0;
     if (read >= 0) {
