@@ -104,6 +104,19 @@ TEST(FuzzRegressions, NirStringLengthAboveTheCapIsRefusedBeforeReading) {
   EXPECT_NE(message.find("more than the cap"), std::string::npos) << message;
 }
 
+// fuzz_nir's allocation-size-too-big finding: a local heap whose data segment size is near 2^64
+// made libhdf5 realloc a wrapped, negative size while looking up a group member.
+TEST(FuzzRegressions, NirLocalHeapLargerThanTheFileIsRefused) {
+  const fs::path input = fs::path(FRUGAL_SOURCE_DIR) / "tests/data/fuzz/nir/crash-63bed7f9d54686c001ed2b19d891732a89dd32b7";
+  std::string message;
+  try {
+    parse_like_the_fuzzer("nir", input);
+  } catch (const frugal::Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find(": local heap at byte "), std::string::npos) << message;
+}
+
 // The fuzz targets write each input to a scratch file; it must be gone once the input is done,
 // whether the parser succeeded or threw, so long runs leave nothing in /dev/shm.
 TEST(FuzzRegressions, ScratchFilesAreRemovedAfterEachInput) {

@@ -49,8 +49,9 @@ void silence_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 // 1.10.8 walks a collection's objects by their size fields and never advances past a free-space
 // object (index 0) of size 0: a corrupt collection made H5Dread spin forever (found by fuzz_nir).
 // Every version-1 collection in the file is walked here first, the same way, and refused unless
-// each object fits and the walk moves forward. Sizes of lengths are 8 bytes (h5py's default).
-void check_global_heaps(const std::string& path) {
+// each object fits and the walk moves forward; local heaps are checked in the same pass (below).
+// Sizes of lengths and addresses are 8 bytes (h5py's default).
+void check_heaps(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   require(in.good(), path + ": cannot open");
   in.seekg(0, std::ios::end);
@@ -91,6 +92,22 @@ void check_global_heaps(const std::string& path) {
                 where + ": object " + std::to_string(index) + " has size " + std::to_string(object_size));
         p += need;
       }
+    }
+    // Local heaps ("HEAP", version 0, spec III.D) hold group member names. libhdf5 1.10.8 sizes
+    // its read buffer as the prefix plus the data segment size without checking the sum, so a
+    // segment size near 2^64 wrapped to a negative malloc (found by fuzz_nir). The segment must
+    // fit in the file, at its address and (when it follows the prefix) after the prefix.
+    for (size_t at = block.find("HEAP"); at != std::string::npos; at = block.find("HEAP", at + 1)) {
+      if (at >= kBlock) break;
+      const uint64_t start = base + at;
+      const std::string head = read_at(start, 32);
+      if (head.size() < 32 || head[4] != 0) continue;  // libhdf5 refuses other versions itself
+      const uint64_t segment = u64(head, 8);
+      const uint64_t address = u64(head, 24);
+      const std::string where = path + ": local heap at byte " + std::to_string(start);
+      require(segment <= file_size - start, where + " claims a data segment of " + std::to_string(segment) + " bytes");
+      require(address == ~uint64_t{0} || (address <= file_size && segment <= file_size - address),
+              where + ": its data segment at byte " + std::to_string(address) + " runs past the end of the file");
     }
   }
 }
@@ -544,7 +561,7 @@ const std::vector<std::string>& nir_node_types() {
 NirFile read_nir(const std::string& path) {
   silence_hdf5();
   require(H5Fis_hdf5(path.c_str()) > 0, path + ": not an HDF5 file (or cannot be opened)");
-  check_global_heaps(path);
+  check_heaps(path);
   Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   require(file.ok(), path + ": cannot open the HDF5 file");
   NirFile out;
