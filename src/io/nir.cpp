@@ -207,7 +207,20 @@ Shape dataset_shape(hid_t dset, const std::string& where) {
 // above limits().max_string_bytes each or above the file length in total. Only contiguous raw
 // data in the file itself has bytes to check; h5py and frugal write strings that way, so other
 // layouts (compact, chunked, external) are refused rather than read unchecked.
-void check_vlen_string_lengths(hid_t dset, int64_t n, const std::string& where) {
+void check_vlen_string_lengths(hid_t dset, hid_t ftype, int64_t n, const std::string& where) {
+  // libhdf5 allocates length x the size of the string's base (character) type, which a corrupt
+  // datatype message can set to anything (fuzz_nir: 8.5 GB). No call exposes that size for a
+  // string type, so it is taken from H5Tencode's output: 2 bytes of encoding header, then the
+  // datatype message (spec IV.A.2.d): class 9 (variable-length), size, then the base type with
+  // its own 4-byte size at offset 4 of its message.
+  size_t encoded = 0;
+  require(H5Tencode(ftype, nullptr, &encoded) >= 0 && encoded >= 18 && encoded <= 4096,
+          where + ": cannot encode the string datatype");
+  std::vector<unsigned char> enc(encoded);
+  require(H5Tencode(ftype, enc.data(), &encoded) >= 0 && (enc[2] & 0x0f) == 9,
+          where + ": the variable-length string datatype is not encoded as expected");
+  const uint32_t base_size = uint32_t{enc[14]} | uint32_t{enc[15]} << 8 | uint32_t{enc[16]} << 16 | uint32_t{enc[17]} << 24;
+  require(base_size == 1, where + ": characters of " + std::to_string(base_size) + " bytes, expected 1");
   Hid dcpl(H5Dget_create_plist(dset), H5Pclose);
   require(dcpl.ok(), where + ": cannot read the dataset's creation properties");
   require(H5Pget_layout(dcpl.get()) == H5D_CONTIGUOUS && H5Pget_external_count(dcpl.get()) == 0,
@@ -266,7 +279,7 @@ std::vector<std::string> read_strings(hid_t group, const std::string& name, cons
     Hid mtype(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mtype.get(), H5T_VARIABLE);
     H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
-    if (n > 0) check_vlen_string_lengths(dset.get(), n, where);
+    if (n > 0) check_vlen_string_lengths(dset.get(), ftype.get(), n, where);
     std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
     const herr_t read = n > 0 ? H5Dread(dset.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) : 0;
     if (read >= 0) {
