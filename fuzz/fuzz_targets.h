@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -59,23 +60,35 @@ inline std::string target_suffix(const std::string& target) {
   return "." + target;
 }
 
-// The parsers read files, so each input is written to one scratch file per process (in /dev/shm
-// when there is one, to keep the disk out of the loop). NIfTI picks gzip by the file name, so a
-// gzip stream gets a .gz suffix.
-inline std::string scratch_file(const uint8_t* data, size_t size, const std::string& target) {
-  std::filesystem::path dir = std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
-  bool gz = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
-  std::string path = (dir / ("frugal_fuzz_" + std::to_string(getpid()) + target_suffix(target) + (gz ? ".gz" : ""))).string();
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-  return path;
-}
+// The parsers read files, so each input is written to a scratch file named after the process (in
+// /dev/shm when there is one, to keep the disk out of the loop). NIfTI picks gzip by the file
+// name, so a gzip stream gets a .gz suffix. The file is removed when the input is done, so runs
+// leave nothing in /dev/shm; a process that dies inside the parser leaves it behind, which is
+// the input that killed it (libFuzzer also saves that input itself under -artifact_prefix).
+class ScratchFile {
+ public:
+  ScratchFile(const uint8_t* data, size_t size, const std::string& target) {
+    std::filesystem::path dir =
+        std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
+    bool gz = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
+    path_ = (dir / ("frugal_fuzz_" + std::to_string(getpid()) + target_suffix(target) + (gz ? ".gz" : ""))).string();
+    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  }
+  ~ScratchFile() { std::remove(path_.c_str()); }
+  ScratchFile(const ScratchFile&) = delete;
+  ScratchFile& operator=(const ScratchFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 // The body of every LLVMFuzzerTestOneInput.
 inline int run_one(const std::string& target, const uint8_t* data, size_t size) {
-  std::string path = scratch_file(data, size, target);
+  ScratchFile file(data, size, target);
   try {
-    parse_as(target, path);
+    parse_as(target, file.path());
   } catch (const Error&) {
   }
   return 0;

@@ -35,8 +35,8 @@ std::vector<std::pair<std::string, fs::path>> inputs_under(const fs::path& root)
 // Parses the bytes exactly as the fuzz target does (same scratch file naming).
 void parse_like_the_fuzzer(const std::string& target, const fs::path& file) {
   std::string bytes = read_bytes(file);
-  std::string path = frugal::fuzz::scratch_file(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), target);
-  frugal::fuzz::parse_as(target, path);
+  frugal::fuzz::ScratchFile scratch(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), target);
+  frugal::fuzz::parse_as(target, scratch.path());
 }
 
 TEST(FuzzRegressions, EveryCrashInputEndsInSuccessOrError) {
@@ -86,6 +86,64 @@ TEST(FuzzRegressions, ConfigBytesOutsideTomlAreRefusedWithFileAndLine) {
   EXPECT_EQ(ok["lit"], "\xCE\xBE");
   EXPECT_EQ(ok["multi"], "\xCE\xBE \"\"\" \xCE\xBE");
   EXPECT_EQ(ok["ml"], "\xCE\xBE");
+}
+
+// fuzz_nir's out-of-memory findings: libhdf5 mallocs a variable-length string's claimed length
+// times its character size inside H5Dread. The first input (a 2 GiB length) is now stopped even
+// earlier, by its truncated local heap; the second (characters of a corrupt size, 8.5 GB) by the
+// datatype check. Both errors name the scratch file.
+TEST(FuzzRegressions, NirStringAllocationsAreCheckedBeforeReading) {
+  const fs::path dir = fs::path(FRUGAL_SOURCE_DIR) / "tests/data/fuzz/nir";
+  const auto error_of = [&](const std::string& name) {
+    try {
+      parse_like_the_fuzzer("nir", dir / name);
+    } catch (const frugal::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const std::string first = error_of("oom-430b8eb868760e821eb5e1db5d19a6878de41752");
+  EXPECT_NE(first.find("frugal_fuzz_"), std::string::npos) << first;
+  const std::string second = error_of("oom-b7942ad46e034fa2497eef5b582f6812800e9d64");
+  EXPECT_NE(second.find("frugal_fuzz_"), std::string::npos) << second;
+  EXPECT_NE(second.find(": characters of "), std::string::npos) << second;
+}
+
+// fuzz_nir's allocation-size-too-big finding: a local heap whose data segment size is near 2^64
+// made libhdf5 realloc a wrapped, negative size while looking up a group member.
+TEST(FuzzRegressions, NirLocalHeapLargerThanTheFileIsRefused) {
+  const fs::path input = fs::path(FRUGAL_SOURCE_DIR) / "tests/data/fuzz/nir/crash-63bed7f9d54686c001ed2b19d891732a89dd32b7";
+  std::string message;
+  try {
+    parse_like_the_fuzzer("nir", input);
+  } catch (const frugal::Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find(": local heap at byte "), std::string::npos) << message;
+}
+
+// The fuzz targets write each input to a scratch file; it must be gone once the input is done,
+// whether the parser succeeded or threw, so long runs leave nothing in /dev/shm.
+TEST(FuzzRegressions, ScratchFilesAreRemovedAfterEachInput) {
+  const std::string prefix = "frugal_fuzz_" + std::to_string(getpid()) + ".";
+  const auto leftovers = [&] {
+    int count = 0;
+    for (const fs::path& dir : {fs::path("/dev/shm"), fs::temp_directory_path()}) {
+      if (!fs::is_directory(dir)) continue;
+      for (const auto& f : fs::directory_iterator(dir))
+        if (f.path().filename().string().rfind(prefix, 0) == 0) ++count;
+    }
+    return count;
+  };
+  const std::string bad = "not a model";
+  const std::string good = read_bytes(fs::path(FRUGAL_SOURCE_DIR) / "examples" / "fmnist_mlp.toml");
+  ASSERT_FALSE(good.empty());
+  for (const char* target : {"nir", "config", "idx"}) {
+    frugal::fuzz::run_one(target, reinterpret_cast<const uint8_t*>(bad.data()), bad.size());
+    EXPECT_EQ(leftovers(), 0) << target;
+  }
+  frugal::fuzz::run_one("config", reinterpret_cast<const uint8_t*>(good.data()), good.size());
+  EXPECT_EQ(leftovers(), 0);
 }
 
 TEST(FuzzRegressions, EverySeedParses) {

@@ -7,6 +7,7 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -49,8 +50,9 @@ void silence_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 // 1.10.8 walks a collection's objects by their size fields and never advances past a free-space
 // object (index 0) of size 0: a corrupt collection made H5Dread spin forever (found by fuzz_nir).
 // Every version-1 collection in the file is walked here first, the same way, and refused unless
-// each object fits and the walk moves forward. Sizes of lengths are 8 bytes (h5py's default).
-void check_global_heaps(const std::string& path) {
+// each object fits and the walk moves forward; local heaps are checked in the same pass (below).
+// Sizes of lengths and addresses are 8 bytes (h5py's default).
+void check_heaps(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   require(in.good(), path + ": cannot open");
   in.seekg(0, std::ios::end);
@@ -91,6 +93,22 @@ void check_global_heaps(const std::string& path) {
                 where + ": object " + std::to_string(index) + " has size " + std::to_string(object_size));
         p += need;
       }
+    }
+    // Local heaps ("HEAP", version 0, spec III.D) hold group member names. libhdf5 1.10.8 sizes
+    // its read buffer as the prefix plus the data segment size without checking the sum, so a
+    // segment size near 2^64 wrapped to a negative malloc (found by fuzz_nir). The segment must
+    // fit in the file, at its address and (when it follows the prefix) after the prefix.
+    for (size_t at = block.find("HEAP"); at != std::string::npos; at = block.find("HEAP", at + 1)) {
+      if (at >= kBlock) break;
+      const uint64_t start = base + at;
+      const std::string head = read_at(start, 32);
+      if (head.size() < 32 || head[4] != 0) continue;  // libhdf5 refuses other versions itself
+      const uint64_t segment = u64(head, 8);
+      const uint64_t address = u64(head, 24);
+      const std::string where = path + ": local heap at byte " + std::to_string(start);
+      require(segment <= file_size - start, where + " claims a data segment of " + std::to_string(segment) + " bytes");
+      require(address == ~uint64_t{0} || (address <= file_size && segment <= file_size - address),
+              where + ": its data segment at byte " + std::to_string(address) + " runs past the end of the file");
     }
   }
 }
@@ -182,6 +200,71 @@ Shape dataset_shape(hid_t dset, const std::string& where) {
   return shape;
 }
 
+// libhdf5 1.10.8 (H5T__conv_vlen, inside H5Dread) mallocs each variable-length string's claimed
+// length before it looks at the heap object, so a descriptor claiming 2 GiB made it allocate 2 GiB
+// (found by fuzz_nir). H5Dvlen_get_buf_size does not help: in 1.10.8 it reads every element
+// through the same conversion. The descriptors are therefore read here from the raw data (HDF5
+// spec III.F: per string a 4-byte little-endian length, then the global heap id) and refused
+// above limits().max_string_bytes each or above the file length in total. Only contiguous raw
+// data in the file itself has bytes to check; h5py and frugal write strings that way, so other
+// layouts (compact, chunked, external) are refused rather than read unchecked.
+void check_vlen_string_lengths(hid_t dset, hid_t ftype, int64_t n, const std::string& where) {
+  // libhdf5 allocates length x the size of the string's base (character) type, which a corrupt
+  // datatype message can set to anything (fuzz_nir: 8.5 GB). No call exposes that size for a
+  // string type, so it is taken from H5Tencode's output: 2 bytes of encoding header, then the
+  // datatype message (spec IV.A.2.d): class 9 (variable-length), size, then the base type with
+  // its own 4-byte size at offset 4 of its message.
+  size_t encoded = 0;
+  require(H5Tencode(ftype, nullptr, &encoded) >= 0 && encoded >= 18 && encoded <= 4096,
+          where + ": cannot encode the string datatype");
+  std::vector<unsigned char> enc(encoded);
+  require(H5Tencode(ftype, enc.data(), &encoded) >= 0 && (enc[2] & 0x0f) == 9,
+          where + ": the variable-length string datatype is not encoded as expected");
+  const uint32_t base_size = uint32_t{enc[14]} | uint32_t{enc[15]} << 8 | uint32_t{enc[16]} << 16 | uint32_t{enc[17]} << 24;
+  require(base_size == 1, where + ": characters of " + std::to_string(base_size) + " bytes, expected 1");
+  Hid dcpl(H5Dget_create_plist(dset), H5Pclose);
+  require(dcpl.ok(), where + ": cannot read the dataset's creation properties");
+  require(H5Pget_layout(dcpl.get()) == H5D_CONTIGUOUS && H5Pget_external_count(dcpl.get()) == 0,
+          where + ": variable-length strings must be stored contiguously in the file (compact, chunked or external "
+                  "storage is not read, as their lengths cannot be checked before libhdf5 allocates them)");
+  const haddr_t offset = H5Dget_offset(dset);
+  require(offset != HADDR_UNDEF, where + ": the strings were never written (no raw data)");
+  Hid file(H5Iget_file_id(dset), H5Fclose);
+  Hid fcpl(H5Fget_create_plist(file.get()), H5Pclose);
+  size_t sizeof_addr = 0, sizeof_size = 0;
+  require(fcpl.ok() && H5Pget_sizes(fcpl.get(), &sizeof_addr, &sizeof_size) >= 0 && sizeof_addr <= 16,
+          where + ": cannot read the file's address size");
+  const ssize_t name_len = H5Fget_name(file.get(), nullptr, 0);
+  require(name_len > 0, where + ": cannot get the file name");
+  std::string file_name(static_cast<size_t>(name_len) + 1, '\0');
+  H5Fget_name(file.get(), file_name.data(), file_name.size());
+  file_name.resize(static_cast<size_t>(name_len));
+  std::ifstream in(file_name, std::ios::binary);
+  require(in.good(), file_name + ": cannot open");
+  in.seekg(0, std::ios::end);
+  const uint64_t file_size = static_cast<uint64_t>(in.tellg());
+  const uint64_t descriptor = 4 + sizeof_addr + 4;
+  const uint64_t bytes = descriptor * static_cast<uint64_t>(n);
+  require(offset <= file_size && bytes <= file_size - offset,
+          where + ": the " + std::to_string(n) + " string descriptors at byte " + std::to_string(offset) +
+              " run past the end of the file (" + std::to_string(file_size) + " bytes)");
+  std::string raw(static_cast<size_t>(bytes), '\0');
+  in.seekg(static_cast<std::streamoff>(offset));
+  in.read(raw.data(), static_cast<std::streamsize>(bytes));
+  require(static_cast<uint64_t>(in.gcount()) == bytes, where + ": cannot read the string descriptors");
+  uint64_t total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const unsigned char* d = reinterpret_cast<const unsigned char*>(raw.data()) + static_cast<uint64_t>(i) * descriptor;
+    const uint64_t len = uint64_t{d[0]} | uint64_t{d[1]} << 8 | uint64_t{d[2]} << 16 | uint64_t{d[3]} << 24;
+    require(len <= static_cast<uint64_t>(limits().max_string_bytes),
+            where + ": string " + std::to_string(i) + " claims " + std::to_string(len) + " bytes, more than the cap of " +
+                std::to_string(limits().max_string_bytes));
+    total += len;
+    require(total <= file_size, where + ": the strings claim " + std::to_string(total) + " bytes, more than the file holds (" +
+                                    std::to_string(file_size) + " bytes)");
+  }
+}
+
 // All strings of a string dataset (scalar or any shape), variable or fixed length.
 std::vector<std::string> read_strings(hid_t group, const std::string& name, const std::string& where) {
   Hid dset(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
@@ -197,15 +280,30 @@ std::vector<std::string> read_strings(hid_t group, const std::string& name, cons
     Hid mtype(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mtype.get(), H5T_VARIABLE);
     H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
+    if (n > 0) check_vlen_string_lengths(dset.get(), ftype.get(), n, where);
+    // Strings are allocated through a tracking memory manager and all freed here: when H5Dread
+    // fails part-way, libhdf5 1.10.8 leaves the strings it converted so far in its own conversion
+    // buffer, out of reach of H5Dvlen_reclaim (LeakSanitizer, found by fuzz_nir).
+    std::set<void*> live;
+    Hid dxpl(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+    const auto alloc = [](size_t size, void* info) -> void* {
+      void* p = std::malloc(size);
+      if (p) static_cast<std::set<void*>*>(info)->insert(p);
+      return p;
+    };
+    const auto release = [](void* p, void* info) {
+      static_cast<std::set<void*>*>(info)->erase(p);
+      std::free(p);
+    };
+    require(dxpl.ok() && H5Pset_vlen_mem_manager(dxpl.get(), alloc, &live, release, &live) >= 0,
+            where + ": cannot set up the string reader");
     std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
-    const herr_t read = n > 0 ? H5Dread(dset.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) : 0;
+    const herr_t read = n > 0 ? H5Dread(dset.get(), mtype.get(), H5S_ALL, H5S_ALL, dxpl.get(), ptrs.data()) : 0;
     if (read >= 0) {
       for (char* p : ptrs)
         out.push_back(p ? std::string(p, strnlen(p, static_cast<size_t>(limits().max_string_bytes))) : std::string());
     }
-    // A read that fails part-way may already have allocated the strings converted so far (the
-    // likely source of fuzz_nir's earlier leak report): they are reclaimed before the error.
-    if (n > 0) H5Dvlen_reclaim(mtype.get(), space.get(), H5P_DEFAULT, ptrs.data());
+    for (void* p : live) std::free(p);
     require(read >= 0, where + ": cannot read strings");
   } else {
     const size_t size = H5Tget_size(ftype.get());
@@ -491,7 +589,7 @@ const std::vector<std::string>& nir_node_types() {
 NirFile read_nir(const std::string& path) {
   silence_hdf5();
   require(H5Fis_hdf5(path.c_str()) > 0, path + ": not an HDF5 file (or cannot be opened)");
-  check_global_heaps(path);
+  check_heaps(path);
   Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   require(file.ok(), path + ": cannot open the HDF5 file");
   NirFile out;
