@@ -25,35 +25,11 @@ namespace fs = std::filesystem;
 using frugal::testing::array;
 using frugal::testing::node;
 using frugal::testing::small_graph;
+using frugal::testing::replace_edges;
+using frugal::testing::replace_numbers;
 using frugal::testing::temp_dir;
 
 namespace {
-
-// Rewrites dataset `path` of an HDF5 file with `values` in `type`, `dims` shaped.
-void replace_numbers(hid_t file, const std::string& path, std::vector<hsize_t> dims, hid_t type,
-                     std::vector<double> values) {
-  H5Ldelete(file, path.c_str(), H5P_DEFAULT);
-  hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
-  hid_t d = H5Dcreate2(file, path.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
-  H5Dclose(d);
-  H5Sclose(space);
-}
-
-void replace_edges(hid_t file, const std::vector<std::string>& flat) {
-  H5Ldelete(file, "node/edges", H5P_DEFAULT);
-  hid_t type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(type, H5T_VARIABLE);
-  hsize_t dims[2] = {flat.size() / 2, 2};
-  hid_t space = H5Screate_simple(2, dims, nullptr);
-  hid_t d = H5Dcreate2(file, "node/edges", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  std::vector<const char*> p;
-  for (const std::string& s : flat) p.push_back(s.c_str());
-  H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data());
-  H5Dclose(d);
-  H5Sclose(space);
-  H5Tclose(type);
-}
 
 void mutate(const std::string& path, const std::function<void(hid_t)>& change) {
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
