@@ -181,13 +181,10 @@ TEST(L2muInt8, CommandLineWritesAndRunsTheInt8File) {
   const fs::path dir = fs::temp_directory_path() / "frugal_l2mu_int8_cli";
   fs::remove_all(dir);
   fs::create_directories(dir);
-  std::ofstream(dir / "har.toml") << "name = \"tiny\"\ndataset = \"har-ts\"\nepochs = 3\nbatch_size = 8\nseed = 1\n"
-                                     "loss = \"cross_entropy\"\n[optimizer]\ntype = \"adam\"\nlr = 5e-3\n[[layers]]\n"
-                                     "type = \"l2mu\"\nin = 3\nmemory_size = 4\norder = 3\ntheta = 7.0\nhidden = 8\nout = 4\n"
-                                     "readout = \"spike_count\"\nthreshold = 0.3\n";
+  const std::string tiny_config = std::string(FRUGAL_SOURCE_DIR) + "/tests/data/har/tiny_l2mu.toml";
   const std::string data = std::string(FRUGAL_SOURCE_DIR) + "/tests/data/har";
   const std::string file = (dir / "tiny.l2mu8").string();
-  frugal::testing::RunResult t = frugal::testing::run_frugal("train '" + (dir / "har.toml").string() + "' --data-dir '" + data +
+  frugal::testing::RunResult t = frugal::testing::run_frugal("train '" + tiny_config + "' --data-dir '" + data +
                                                              "' --out '" + (dir / "run").string() + "'");
   ASSERT_EQ(t.code, 0) << t.err;
   frugal::testing::RunResult c = frugal::testing::run_frugal("compress-l2mu '" + (dir / "run" / "model.safetensors").string() +
