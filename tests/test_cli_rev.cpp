@@ -4,40 +4,20 @@
 // unsupported datatype, truncated data) stops training with exit 2 and a message naming the file.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <vector>
 
 #include "frugal/io/nifti.h"
+#include "support/run_frugal.h"
 
 namespace fs = std::filesystem;
+using frugal::testing::run_frugal;
+using Result = frugal::testing::RunResult;
 
 namespace {
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-Result run(const std::string& args) {
-  fs::path err_file = fs::temp_directory_path() / "frugal_test_cli_rev_stderr.txt";
-  std::string cmd = std::string(FRUGAL_BINARY) + " " + args + " 2>" + err_file.string();
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(in), {});
-  return r;
-}
 
 std::string example() { return std::string(FRUGAL_SOURCE_DIR) + "/examples/unet3d_rev.toml"; }
 // A two-level net small enough for a test: 16^3 volumes train in a fraction of a second.
@@ -46,7 +26,7 @@ const char* kSmallNet = " --set model.channels=[8,16] --set model.blocks=[1,1] -
 fs::path phantoms(const std::string& name, int cases) {
   fs::path d = fs::temp_directory_path() / name;
   fs::remove_all(d);
-  Result r = run("data phantom --out " + d.string() + " --cases " + std::to_string(cases) + " --size 16 --json");
+  Result r = run_frugal("data phantom --out " + d.string() + " --cases " + std::to_string(cases) + " --size 16 --json");
   EXPECT_EQ(r.code, 0) << r.err;
   return d;
 }
@@ -59,7 +39,7 @@ TEST(CliRev, PhantomThenTrainWritesRegionScores) {
   EXPECT_TRUE(fs::exists(data / "phantom_000" / "phantom_000_seg.nii.gz"));
   fs::path out = fs::temp_directory_path() / "frugal_cli_rev_run";
   fs::remove_all(out);
-  Result r = run("train " + example() + " --data-dir " + data.string() + " --out " + out.string() +
+  Result r = run_frugal("train " + example() + " --data-dir " + data.string() + " --out " + out.string() +
                  " --set epochs=2 --set crop=8" + kSmallNet + " --threads 1 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   nlohmann::json m = nlohmann::json::parse(r.out);
@@ -76,7 +56,7 @@ TEST(CliRev, PhantomThenTrainWritesRegionScores) {
   EXPECT_TRUE(fs::exists(out / "metrics.json"));
   EXPECT_TRUE(fs::exists(out / "model.safetensors"));
 
-  Result bad_crop = run("train " + example() + " --data-dir " + data.string() + " --out " + out.string() +
+  Result bad_crop = run_frugal("train " + example() + " --data-dir " + data.string() + " --out " + out.string() +
                         " --set crop=7" + kSmallNet);
   EXPECT_EQ(bad_crop.code, 2);
   EXPECT_NE(bad_crop.err.find("crop"), std::string::npos) << bad_crop.err;
@@ -115,7 +95,7 @@ TEST(CliRev, MalformedNiftiStopsTrainingNamingTheFile) {
   cases.push_back({good.substr(0, good.size() - 100), "truncated"});
   for (const Case& c : cases) {
     std::ofstream(plain, std::ios::binary | std::ios::trunc) << c.bytes;
-    Result r = run(train);
+    Result r = run_frugal(train);
     EXPECT_EQ(r.code, 2) << c.words;
     EXPECT_NE(r.err.find(plain.string()), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(c.words), std::string::npos) << r.err;
@@ -124,7 +104,7 @@ TEST(CliRev, MalformedNiftiStopsTrainingNamingTheFile) {
 
 TEST(CliRev, BenchMemoryReversibleFitsMore) {
   // Between the two versions' peaks at 16^3, so only the reversible net fits 16^3.
-  Result r = run("bench memory " + example() + " --sizes 8,16 --budget-mib 6 --max-width 8 --max-extra-blocks 2" +
+  Result r = run_frugal("bench memory " + example() + " --sizes 8,16 --budget-mib 6 --max-width 8 --max-extra-blocks 2" +
                  kSmallNet + " --threads 1 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   nlohmann::json m = nlohmann::json::parse(r.out);
@@ -136,7 +116,7 @@ TEST(CliRev, BenchMemoryReversibleFitsMore) {
   EXPECT_GT(m["step_seconds_plain"].get<double>(), 0.0);
   EXPECT_FALSE(m["measurements"].empty());
 
-  Result bad = run("bench memory " + example() + " --budget lots");
+  Result bad = run_frugal("bench memory " + example() + " --budget lots");
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("--budget"), std::string::npos) << bad.err;
 }
