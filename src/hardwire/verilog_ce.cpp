@@ -35,13 +35,7 @@ std::string layer_ce(const HwLayer& h, int k) {
     outs.insert(0, o ? q + ", " : q);  // output o at the low end of y
   }
   s += e.text;
-  s += "  always @(posedge clk) begin\n"
-       "    if (rst) begin busy <= 0; done <= 0; end\n"
-       "    else begin\n"
-       "      done <= 0;\n"
-       "      if (start) begin xr <= x; busy <= 1; end\n"
-       "      else if (busy) begin y <= {" + outs + "}; done <= 1; busy <= 0; end\n"
-       "    end\n  end\nendmodule\n";
+  s += combinational_handshake(outs);
   return s;
 }
 

@@ -209,6 +209,16 @@ std::string unpack_inputs(const std::string& bus, const std::string& name, int c
   return s;
 }
 
+std::string combinational_handshake(const std::string& outs) {
+  return "  always @(posedge clk) begin\n"
+         "    if (rst) begin busy <= 0; done <= 0; end\n"
+         "    else begin\n"
+         "      done <= 0;\n"
+         "      if (start) begin xr <= x; busy <= 1; end\n"
+         "      else if (busy) begin y <= {" + outs + "}; done <= 1; busy <= 0; end\n"
+         "    end\n  end\nendmodule\n";
+}
+
 std::string top_module(const std::vector<HwLayer>& layers) {
   const HwLayer& last = layers.back();
   bool spiking = last.timed;

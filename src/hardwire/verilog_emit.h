@@ -66,6 +66,9 @@ QuantLayer conv_as_linear(const QuantLayer& conv);
 
 // `wire signed [7:0] <name>_<i> = x[8i+7:8i];` for every input code.
 std::string unpack_inputs(const std::string& bus, const std::string& name, int count);
+// The end of a layer module whose outputs are combinational in the latched input: x is latched on
+// `start`, and one cycle later `y <= {outs}` and `done` pulses.
+std::string combinational_handshake(const std::string& outs);
 // A layer of LIF neurons, the same in every style: each neuron's leak is a CSD constant multiplier,
 // its threshold a constant; one cycle per step.
 std::string layer_lif(const HwLayer& h, int k);

@@ -53,13 +53,7 @@ std::string layer_hn(const HwLayer& h, int k) {
       outs.insert(0, o ? q + ", " : q);
     }
     s += bits.text + e.text + r.text;
-    s += "  always @(posedge clk) begin\n"
-         "    if (rst) begin busy <= 0; done <= 0; end\n"
-         "    else begin\n"
-         "      done <= 0;\n"
-         "      if (start) begin xr <= x; busy <= 1; end\n"
-         "      else if (busy) begin y <= {" + outs + "}; done <= 1; busy <= 0; end\n"
-         "    end\n  end\nendmodule\n";
+    s += combinational_handshake(outs);
     return s;
   }
   for (int o = 0; o < h.outputs; ++o) {
