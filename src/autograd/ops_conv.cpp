@@ -80,7 +80,7 @@ Var conv2d_maxpool2(const Var& x, const Var& w, const Var& b, const Conv2dParams
     return max_pool2d(conv2d(x, w, b, p), 2, 2, 0);
   Tensor y = Tensor::empty({s.n, s.o, s.oh() / 2, s.ow() / 2});
   // The window offsets live in a tracked float-sized buffer so their bytes are counted too.
-  Tensor window = Tensor::empty(y.shape());
+  Tensor window = Tensor::empty({kernels::conv2d_maxpool2_window_elements(s)});
   Tensor x_in_layout;
   kernels::conv2d_maxpool2_forward(s, x.value().data(), w.value().data(), b.defined() ? b.value().data() : nullptr,
                                    y.data(), reinterpret_cast<int32_t*>(window.data()), x_in_layout);

@@ -16,8 +16,12 @@ namespace frugal::kernels {
 // backward primitives read too; otherwise callers run the two ops unfused.
 bool conv2d_maxpool2_fusable(const Conv2dShape& s);
 
+// How many int32 window offsets the forward writes (the pooled tensor in the blocked layout,
+// channels padded to whole blocks).
+int64_t conv2d_maxpool2_window_elements(const Conv2dShape& s);
+
 // y [N, O, OH/2, OW/2] (NCHW, floor), window: per pooled value, the offset 0..3 of its maximum in
-// the 2x2 window (row-major). x_in_layout keeps the input in the primitive's layout for the
+// the 2x2 window (row-major), in the blocked layout. x_in_layout keeps the input in the primitive's layout for the
 // backward-weights pass (undefined when that layout is plain NCHW).
 void conv2d_maxpool2_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
                              int32_t* window, Tensor& x_in_layout);
