@@ -211,8 +211,9 @@ TEST(NMGemm, EveryVariantMatchesReferenceOnOddShapes) {
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     variants.push_back({"avx2", kernels::nm_gemm_avx2});
-  // The last shape spans several blocks of rows, column chunks and batch tiles of the permute
-  // kernel, and ends in a partial batch tile, row block and group.
+  // The last shape spans several column chunks (at 1:8, 2:8, 3:16) and batch tiles of the
+  // permute kernel, two groups of row blocks on one thread, and ends in a partial batch tile,
+  // row block and group.
   const int64_t shapes[][3] = {{1, 1, 9}, {7, 5, 37}, {33, 13, 64}, {70, 6, 45}, {129, 17, 100}, {37, 150, 2100}};
   for (const NMPattern& p : kPatterns)
     for (const auto& s : shapes) {
