@@ -1,0 +1,216 @@
+// AVX-512 event-driven conv2d backward (kernels/event_backward.h), stride 1 and one group.
+// Backward-weights: for one input channel and kernel row, the KW × O weight gradients stay in
+// registers while the channel's spikes stream by; each spike adds KW rows of the sample's
+// channel-last dy (a contiguous run, as the kernel columns are neighbouring output positions).
+// Backward-data: for one output position, the KH × KW·C input gradients it reaches stay in
+// registers while its nonzero dy (over output channels) stream by; each adds one weight slice,
+// and the sum is added once to the channel-last dx.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "../event_backward_parts.h"
+#include "frugal/kernels/event_backward.h"
+
+namespace frugal::kernels {
+
+namespace {
+
+constexpr int kLanes = 16;
+constexpr int64_t kMaxKw = 5;
+constexpr int64_t kMaxRows = 24;  // accumulator vectors of backward-data (32 registers in all)
+
+// One sample's events, channel by channel, in (iy, ix) order.
+struct Events {
+  std::vector<int32_t> start;  // [C + 1]
+  std::vector<int32_t> y, x;
+  std::vector<float> v;
+};
+
+void collect_events(const Conv2dShape& s, const float* xn, Events& e) {
+  e.y.clear();
+  e.x.clear();
+  e.v.clear();
+  for (int64_t c = 0; c < s.c; ++c) {
+    e.start[c] = static_cast<int32_t>(e.v.size());
+    const float* xc = xn + c * s.h * s.w;
+    for (int64_t iy = 0; iy < s.h; ++iy)
+      for (int64_t ix = 0; ix < s.w; ++ix) {
+        const float v = xc[iy * s.w + ix];
+        if (v == 0.0f) continue;
+        e.y.push_back(static_cast<int32_t>(iy));
+        e.x.push_back(static_cast<int32_t>(ix));
+        e.v.push_back(v);
+      }
+  }
+  e.start[s.c] = static_cast<int32_t>(e.v.size());
+}
+
+// Output channels [ob, ob + 16·NB) of one sample. dyt is [oh][ow + 2(KW-1)][O] with KW-1 zero
+// columns on each side, so every kernel column reads valid memory and needs no branch.
+template <int NB>
+void weights_sample(const Conv2dShape& s, const Events& e, const float* dyt, int64_t ob, float* acc) {
+  const int64_t oh = s.oh(), owp = s.ow() + 2 * (s.kw - 1), margin = s.kw - 1 + s.pad;
+  for (int64_t c = 0; c < s.c; ++c)
+    for (int64_t ky = 0; ky < s.kh; ++ky) {
+      float* a = acc + (c * s.kh + ky) * s.kw * s.o + ob;
+      __m512 r[kMaxKw][NB];
+#pragma GCC unroll 8
+      for (int kx = 0; kx < kMaxKw; ++kx)
+#pragma GCC unroll 4
+        for (int b = 0; b < NB; ++b)
+          r[kx][b] = kx < s.kw ? _mm512_loadu_ps(a + kx * s.o + b * kLanes) : _mm512_setzero_ps();
+      for (int32_t i = e.start[c]; i < e.start[c + 1]; ++i) {
+        const int64_t oy = e.y[i] + s.pad - ky;
+        if (oy < 0 || oy >= oh) continue;
+        const __m512 v = _mm512_set1_ps(e.v[i]);
+        // Column ox = ix + pad - kx sits at ox + KW - 1 in the padded row.
+        const float* row = dyt + (oy * owp + e.x[i] + margin) * s.o + ob;
+#pragma GCC unroll 8
+        for (int kx = 0; kx < kMaxKw; ++kx) {
+          if (kx >= s.kw) break;
+#pragma GCC unroll 4
+          for (int b = 0; b < NB; ++b)
+            r[kx][b] = _mm512_fmadd_ps(v, _mm512_loadu_ps(row - kx * s.o + b * kLanes), r[kx][b]);
+        }
+      }
+#pragma GCC unroll 8
+      for (int kx = 0; kx < kMaxKw; ++kx)
+#pragma GCC unroll 4
+        for (int b = 0; b < NB; ++b)
+          if (kx < s.kw) _mm512_storeu_ps(a + kx * s.o + b * kLanes, r[kx][b]);
+    }
+}
+
+// RB accumulator vectors (a multiple of 4 ≥ KH·NV; the weight slices are zero-padded to RB).
+template <int RB>
+void data_position(const float* wt, const int32_t* os, const float* vs, int32_t count, int64_t rows, int64_t nv,
+                   int64_t run, int64_t row_stride, float* dst) {
+  __m512 acc[RB];
+#pragma GCC unroll 24
+  for (int r = 0; r < RB; ++r) acc[r] = _mm512_setzero_ps();
+  for (int32_t i = 0; i < count; ++i) {
+    const __m512 v = _mm512_set1_ps(vs[i]);
+    const float* wo = wt + static_cast<int64_t>(os[i]) * RB * kLanes;
+#pragma GCC unroll 24
+    for (int r = 0; r < RB; ++r) acc[r] = _mm512_fmadd_ps(v, _mm512_load_ps(wo + r * kLanes), acc[r]);
+  }
+#pragma GCC unroll 24
+  for (int r = 0; r < RB; ++r) {
+    if (r >= rows) break;
+    const int64_t ky = r / nv, j = r % nv;
+    const int64_t lanes = run - j * kLanes < kLanes ? run - j * kLanes : kLanes;
+    const __mmask16 m = static_cast<__mmask16>((1u << lanes) - 1u);
+    float* d = dst + ky * row_stride + j * kLanes;
+    _mm512_mask_storeu_ps(d, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d), acc[r]));
+  }
+}
+
+}  // namespace
+
+bool event_conv2d_backward_weights_avx512_fits(const Conv2dShape& s) {
+  return s.stride == 1 && s.groups == 1 && s.o % kLanes == 0 && s.kw <= kMaxKw;
+}
+
+bool event_conv2d_backward_data_avx512_fits(const Conv2dShape& s) {
+  const int64_t nv = (s.kw * s.c + kLanes - 1) / kLanes;
+  return s.stride == 1 && s.groups == 1 && s.kh * nv <= kMaxRows;
+}
+
+void event_conv2d_backward_weights_avx512(const Conv2dShape& s, const float* x, const float* dy, float* dw,
+                                          float* db) {
+  const int64_t oh = s.oh(), ow = s.ow(), owp = ow + 2 * (s.kw - 1), size = s.c * s.kh * s.kw * s.o;
+  const int threads = omp_get_max_threads();
+  std::vector<float> parts(static_cast<size_t>(threads * size), 0.0f);
+#pragma omp parallel
+  {
+    float* acc = parts.data() + omp_get_thread_num() * size;
+    std::vector<float> dyt(static_cast<size_t>(oh * owp * s.o), 0.0f);
+    Events e;
+    e.start.resize(static_cast<size_t>(s.c + 1));
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < s.n; ++n) {
+      collect_events(s, x + n * s.c * s.h * s.w, e);
+      if (e.v.empty()) continue;
+      for (int64_t o = 0; o < s.o; ++o) {
+        const float* d = dy + (n * s.o + o) * oh * ow;
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox) dyt[(oy * owp + ox + s.kw - 1) * s.o + o] = d[oy * ow + ox];
+      }
+      int64_t ob = 0;
+      for (; ob + 4 * kLanes <= s.o; ob += 4 * kLanes) weights_sample<4>(s, e, dyt.data(), ob, acc);
+      for (; ob < s.o; ob += kLanes) weights_sample<1>(s, e, dyt.data(), ob, acc);
+    }
+  }
+  event_parts::finish_weights(s, parts, threads, dw);
+  if (db) event_parts::bias_grad(s, dy, db);
+}
+
+void event_conv2d_backward_data_avx512(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+  const int64_t oh = s.oh(), ow = s.ow(), hp = s.h + 2 * s.pad, wp = s.w + 2 * s.pad, k = s.kh * s.kw;
+  const int64_t run = s.kw * s.c, nv = (run + kLanes - 1) / kLanes, rows = s.kh * nv;
+  const int64_t rb = (rows + 3) / 4 * 4;
+  // Weights as [O][RB][16]: kernel row ky of output channel o is the run (kx, c) of KW·C floats,
+  // zero-padded to whole vectors, so it lines up with the channel-last dx row it is added to.
+  std::vector<float> wt_store(static_cast<size_t>(s.o * rb * kLanes + kLanes), 0.0f);
+  float* wt = wt_store.data();
+  while (reinterpret_cast<uintptr_t>(wt) % 64 != 0) ++wt;
+  for (int64_t o = 0; o < s.o; ++o)
+    for (int64_t c = 0; c < s.c; ++c)
+      for (int64_t ky = 0; ky < s.kh; ++ky)
+        for (int64_t kx = 0; kx < s.kw; ++kx)
+          wt[(o * rb + ky * nv) * kLanes + kx * s.c + c] = w[(o * s.c + c) * k + ky * s.kw + kx];
+#pragma omp parallel
+  {
+    std::vector<float> canvas(static_cast<size_t>(hp * wp * s.c));
+    std::vector<int32_t> start(static_cast<size_t>(oh * ow + 1)), fill(static_cast<size_t>(oh * ow));
+    std::vector<int32_t> os(static_cast<size_t>(s.o * oh * ow));
+    std::vector<float> vs(static_cast<size_t>(s.o * oh * ow));
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < s.n; ++n) {
+      const float* dn = dy + n * s.o * oh * ow;
+      // Nonzero dy grouped by output position (counting sort), output channels ascending.
+      for (int64_t p = 0; p <= oh * ow; ++p) start[p] = 0;
+      for (int64_t i = 0; i < s.o * oh * ow; ++i) start[i % (oh * ow) + 1] += dn[i] != 0.0f;
+      for (int64_t p = 0; p < oh * ow; ++p) {
+        start[p + 1] += start[p];
+        fill[p] = start[p];
+      }
+      for (int64_t o = 0; o < s.o; ++o)
+        for (int64_t p = 0; p < oh * ow; ++p) {
+          const float v = dn[o * oh * ow + p];
+          if (v == 0.0f) continue;
+          os[fill[p]] = static_cast<int32_t>(o);
+          vs[fill[p]++] = v;
+        }
+      for (float& v : canvas) v = 0.0f;
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t p = oy * ow + ox;
+          const int32_t count = start[p + 1] - start[p];
+          if (count == 0) continue;
+          float* dst = canvas.data() + (oy * wp + ox) * s.c;
+          const int32_t* po = os.data() + start[p];
+          const float* pv = vs.data() + start[p];
+          switch (rb) {
+            case 4: data_position<4>(wt, po, pv, count, rows, nv, run, wp * s.c, dst); break;
+            case 8: data_position<8>(wt, po, pv, count, rows, nv, run, wp * s.c, dst); break;
+            case 12: data_position<12>(wt, po, pv, count, rows, nv, run, wp * s.c, dst); break;
+            case 16: data_position<16>(wt, po, pv, count, rows, nv, run, wp * s.c, dst); break;
+            case 20: data_position<20>(wt, po, pv, count, rows, nv, run, wp * s.c, dst); break;
+            default: data_position<24>(wt, po, pv, count, rows, nv, run, wp * s.c, dst); break;
+          }
+        }
+      float* dxn = dx + n * s.c * s.h * s.w;
+      for (int64_t c = 0; c < s.c; ++c)
+        for (int64_t iy = 0; iy < s.h; ++iy)
+          for (int64_t ix = 0; ix < s.w; ++ix)
+            dxn[(c * s.h + iy) * s.w + ix] = canvas[((iy + s.pad) * wp + ix + s.pad) * s.c + c];
+    }
+  }
+}
+
+}  // namespace frugal::kernels
