@@ -23,30 +23,45 @@ constexpr int kLanes = 16;
 constexpr int64_t kMaxKw = 5;
 constexpr int64_t kMaxRows = 24;  // accumulator vectors of backward-data (32 registers in all)
 
+const __m512i kIota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+
+// Appends the nonzero entries of v[0, n) (values and their offsets plus base) at *count.
+// Register compress and a full store: the memory form of compress is microcoded, slow on Zen 4;
+// so both outputs need room for a whole vector past the last entry.
+void compress_nonzeros(const float* v, int64_t n, int32_t base, float* values, int32_t* offsets, int32_t* count) {
+  for (int64_t i = 0; i < n; i += kLanes) {
+    const int64_t lanes = n - i < kLanes ? n - i : kLanes;
+    const __mmask16 valid = static_cast<__mmask16>((1u << lanes) - 1u);
+    const __m512 x = _mm512_maskz_loadu_ps(valid, v + i);
+    const __mmask16 m = _mm512_mask_cmp_ps_mask(valid, x, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(base + static_cast<int32_t>(i)), kIota);
+    _mm512_storeu_ps(values + *count, _mm512_maskz_compress_ps(m, x));
+    _mm512_storeu_si512(offsets + *count, _mm512_maskz_compress_epi32(m, idx));
+    *count += __builtin_popcount(m);
+  }
+}
+
 // One sample's events, channel by channel, in (iy, ix) order.
 struct Events {
-  std::vector<int32_t> start;  // [C + 1]
+  std::vector<int32_t> start;   // [C + 1]
+  std::vector<int32_t> offset;  // iy·W + ix
   std::vector<int32_t> y, x;
   std::vector<float> v;
+  std::vector<int32_t> row_of, column_of;  // of an offset: a table instead of a division per event
 };
 
 void collect_events(const Conv2dShape& s, const float* xn, Events& e) {
-  e.y.clear();
-  e.x.clear();
-  e.v.clear();
+  const int64_t plane = s.h * s.w;
+  int32_t total = 0;
   for (int64_t c = 0; c < s.c; ++c) {
-    e.start[c] = static_cast<int32_t>(e.v.size());
-    const float* xc = xn + c * s.h * s.w;
-    for (int64_t iy = 0; iy < s.h; ++iy)
-      for (int64_t ix = 0; ix < s.w; ++ix) {
-        const float v = xc[iy * s.w + ix];
-        if (v == 0.0f) continue;
-        e.y.push_back(static_cast<int32_t>(iy));
-        e.x.push_back(static_cast<int32_t>(ix));
-        e.v.push_back(v);
-      }
+    e.start[c] = total;
+    compress_nonzeros(xn + c * plane, plane, 0, e.v.data(), e.offset.data(), &total);
   }
-  e.start[s.c] = static_cast<int32_t>(e.v.size());
+  e.start[s.c] = total;
+  for (int32_t i = 0; i < total; ++i) {
+    e.y[i] = e.row_of[e.offset[i]];
+    e.x[i] = e.column_of[e.offset[i]];
+  }
 }
 
 // Output channels [ob, ob + 16·NB) of one sample. dyt is [oh][ow + 2(KW-1)][O] with KW-1 zero
@@ -130,16 +145,28 @@ void event_conv2d_backward_weights_avx512(const Conv2dShape& s, const float* x, 
     float* acc = parts.data() + omp_get_thread_num() * size;
     std::vector<float> dyt(static_cast<size_t>(oh * owp * s.o), 0.0f);
     Events e;
+    const size_t room = static_cast<size_t>(s.c * s.h * s.w + kLanes);
     e.start.resize(static_cast<size_t>(s.c + 1));
+    e.offset.resize(room);
+    e.y.resize(room);
+    e.x.resize(room);
+    e.v.resize(room);
+    for (int64_t iy = 0; iy < s.h; ++iy)
+      for (int64_t ix = 0; ix < s.w; ++ix) {
+        e.row_of.push_back(static_cast<int32_t>(iy));
+        e.column_of.push_back(static_cast<int32_t>(ix));
+      }
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < s.n; ++n) {
       collect_events(s, x + n * s.c * s.h * s.w, e);
-      if (e.v.empty()) continue;
-      for (int64_t o = 0; o < s.o; ++o) {
-        const float* d = dy + (n * s.o + o) * oh * ow;
-        for (int64_t oy = 0; oy < oh; ++oy)
-          for (int64_t ox = 0; ox < ow; ++ox) dyt[(oy * owp + ox + s.kw - 1) * s.o + o] = d[oy * ow + ox];
-      }
+      if (e.start[s.c] == 0) continue;
+      // Contiguous writes, strided reads: the strided stores of the other order stall on 4K aliasing.
+      const float* dn = dy + n * s.o * oh * ow;
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          float* d = dyt.data() + (oy * owp + ox + s.kw - 1) * s.o;
+          for (int64_t o = 0; o < s.o; ++o) d[o] = dn[o * oh * ow + oy * ow + ox];
+        }
       int64_t ob = 0;
       for (; ob + 4 * kLanes <= s.o; ob += 4 * kLanes) weights_sample<4>(s, e, dyt.data(), ob, acc);
       for (; ob < s.o; ob += kLanes) weights_sample<1>(s, e, dyt.data(), ob, acc);
@@ -166,26 +193,23 @@ void event_conv2d_backward_data_avx512(const Conv2dShape& s, const float* dy, co
 #pragma omp parallel
   {
     std::vector<float> canvas(static_cast<size_t>(hp * wp * s.c));
-    std::vector<int32_t> start(static_cast<size_t>(oh * ow + 1)), fill(static_cast<size_t>(oh * ow));
-    std::vector<int32_t> os(static_cast<size_t>(s.o * oh * ow));
-    std::vector<float> vs(static_cast<size_t>(s.o * oh * ow));
+    std::vector<float> dyt(static_cast<size_t>(oh * ow * s.o));
+    std::vector<int32_t> start(static_cast<size_t>(oh * ow + 1));
+    // Room for a full vector past the last nonzero: compress writes whole vectors.
+    std::vector<int32_t> os(static_cast<size_t>(s.o * oh * ow + kLanes));
+    std::vector<float> vs(static_cast<size_t>(s.o * oh * ow + kLanes));
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < s.n; ++n) {
       const float* dn = dy + n * s.o * oh * ow;
-      // Nonzero dy grouped by output position (counting sort), output channels ascending.
-      for (int64_t p = 0; p <= oh * ow; ++p) start[p] = 0;
-      for (int64_t i = 0; i < s.o * oh * ow; ++i) start[i % (oh * ow) + 1] += dn[i] != 0.0f;
+      for (int64_t p = 0; p < oh * ow; ++p)
+        for (int64_t o = 0; o < s.o; ++o) dyt[p * s.o + o] = dn[o * oh * ow + p];
+      // Nonzero dy grouped by output position, output channels ascending.
+      int32_t total = 0;
       for (int64_t p = 0; p < oh * ow; ++p) {
-        start[p + 1] += start[p];
-        fill[p] = start[p];
+        start[p] = total;
+        compress_nonzeros(dyt.data() + p * s.o, s.o, 0, vs.data(), os.data(), &total);
       }
-      for (int64_t o = 0; o < s.o; ++o)
-        for (int64_t p = 0; p < oh * ow; ++p) {
-          const float v = dn[o * oh * ow + p];
-          if (v == 0.0f) continue;
-          os[fill[p]] = static_cast<int32_t>(o);
-          vs[fill[p]++] = v;
-        }
+      start[oh * ow] = total;
       for (float& v : canvas) v = 0.0f;
       for (int64_t oy = 0; oy < oh; ++oy)
         for (int64_t ox = 0; ox < ow; ++ox) {
