@@ -66,8 +66,9 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
                                                                kernels::event_backward_data_threshold());
     const bool dw_events = pdw && kernels::use_backward_events(x.value().data(), x.value().numel(),
                                                                kernels::event_backward_weights_threshold());
-    if (dx_events) kernels::event_conv2d_backward_data(s, dy.data(), w.value().data(), pdx);
-    if (dw_events) kernels::event_conv2d_backward_weights(s, x.value().data(), dy.data(), pdw, pdb);
+    if (dx_events || dw_events)
+      kernels::event_conv2d_backward(s, x.value().data(), dy.data(), w.value().data(), dx_events ? pdx : nullptr,
+                                     dw_events ? pdw : nullptr, dw_events ? pdb : nullptr);
     if ((pdx && !dx_events) || (pdw && !dw_events))
       kernels::conv2d_backward(s, x.value().data(), dy.data(), w.value().data(), dx_events ? nullptr : pdx,
                                dw_events ? nullptr : pdw, dw_events ? nullptr : pdb);

@@ -43,6 +43,15 @@ void event_conv2d_backward_data(const Conv2dShape& s, const float* dy, const flo
   event_conv2d_backward_data_ref(s, dy, w, dx);
 }
 
+void event_conv2d_backward(const Conv2dShape& s, const float* x, const float* dy, const float* w, float* dx,
+                           float* dw, float* db) {
+  const bool fast = cpu_has_avx512f() && (!dx || event_conv2d_backward_data_avx512_fits(s)) &&
+                    (!dw || event_conv2d_backward_weights_avx512_fits(s));
+  if (fast) return event_conv2d_backward_avx512(s, x, dy, w, dx, dw, db);
+  if (dx) event_conv2d_backward_data(s, dy, w, dx);
+  if (dw) event_conv2d_backward_weights(s, x, dy, dw, db);
+}
+
 namespace event_parts {
 
 void finish_weights(const Conv2dShape& s, const std::vector<float>& parts, int threads, float* dw) {

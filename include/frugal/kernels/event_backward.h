@@ -16,6 +16,9 @@ namespace frugal::kernels {
 void event_conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* db);
 // dx [N, C, H, W] from the nonzero entries of dy.
 void event_conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx);
+// Both (dx, or dw and db, may be null), sharing one pass over dy.
+void event_conv2d_backward(const Conv2dShape& s, const float* x, const float* dy, const float* w, float* dx,
+                           float* dw, float* db);
 
 // Density crossovers measured with bench/event_backward.cpp against oneDNN (docs/snn.md): the
 // weights product takes events when x's nonzero fraction is at most the first, the data product
@@ -38,5 +41,7 @@ bool event_conv2d_backward_data_avx512_fits(const Conv2dShape& s);
 void event_conv2d_backward_weights_avx512(const Conv2dShape& s, const float* x, const float* dy, float* dw,
                                           float* db);
 void event_conv2d_backward_data_avx512(const Conv2dShape& s, const float* dy, const float* w, float* dx);
+void event_conv2d_backward_avx512(const Conv2dShape& s, const float* x, const float* dy, const float* w, float* dx,
+                                  float* dw, float* db);
 
 }  // namespace frugal::kernels

@@ -135,31 +135,53 @@ bool event_conv2d_backward_data_avx512_fits(const Conv2dShape& s) {
   return s.stride == 1 && s.groups == 1 && s.kh * nv <= kMaxRows;
 }
 
-void event_conv2d_backward_weights_avx512(const Conv2dShape& s, const float* x, const float* dy, float* dw,
-                                          float* db) {
-  const int64_t oh = s.oh(), ow = s.ow(), owp = ow + 2 * (s.kw - 1), size = s.c * s.kh * s.kw * s.o;
+void event_conv2d_backward_avx512(const Conv2dShape& s, const float* x, const float* dy, const float* w, float* dx,
+                                  float* dw, float* db) {
+  const int64_t oh = s.oh(), ow = s.ow(), owp = ow + 2 * (s.kw - 1), hp = s.h + 2 * s.pad, wp = s.w + 2 * s.pad;
+  const int64_t k = s.kh * s.kw, size = s.c * k * s.o;
+  const int64_t run = s.kw * s.c, nv = (run + kLanes - 1) / kLanes, rows = s.kh * nv, rb = (rows + 3) / 4 * 4;
+  // Weights as [O][RB][16]: kernel row ky of output channel o is the run (kx, c) of KW·C floats,
+  // zero-padded to whole vectors, so it lines up with the channel-last dx row it is added to.
+  std::vector<float> wt_store(dx ? static_cast<size_t>(s.o * rb * kLanes + kLanes) : 0, 0.0f);
+  float* wt = wt_store.data();
+  if (dx) {
+    while (reinterpret_cast<uintptr_t>(wt) % 64 != 0) ++wt;
+    for (int64_t o = 0; o < s.o; ++o)
+      for (int64_t c = 0; c < s.c; ++c)
+        for (int64_t ky = 0; ky < s.kh; ++ky)
+          for (int64_t kx = 0; kx < s.kw; ++kx)
+            wt[(o * rb + ky * nv) * kLanes + kx * s.c + c] = w[(o * s.c + c) * k + ky * s.kw + kx];
+  }
   const int threads = omp_get_max_threads();
-  std::vector<float> parts(static_cast<size_t>(threads * size), 0.0f);
+  std::vector<float> parts(dw ? static_cast<size_t>(threads * size) : 0, 0.0f);
+  std::vector<double> bias_parts(db ? static_cast<size_t>(threads * s.o) : 0, 0.0);
 #pragma omp parallel
   {
-    float* acc = parts.data() + omp_get_thread_num() * size;
+    const int t = omp_get_thread_num();
+    // One sample's dy channel-last, with KW-1 zero columns each side (see weights_sample).
     std::vector<float> dyt(static_cast<size_t>(oh * owp * s.o), 0.0f);
+    std::vector<float> bias_sum(static_cast<size_t>(s.o));
     Events e;
-    const size_t room = static_cast<size_t>(s.c * s.h * s.w + kLanes);
-    e.start.resize(static_cast<size_t>(s.c + 1));
-    e.offset.resize(room);
-    e.y.resize(room);
-    e.x.resize(room);
-    e.v.resize(room);
-    for (int64_t iy = 0; iy < s.h; ++iy)
-      for (int64_t ix = 0; ix < s.w; ++ix) {
-        e.row_of.push_back(static_cast<int32_t>(iy));
-        e.column_of.push_back(static_cast<int32_t>(ix));
-      }
+    if (dw) {
+      const size_t room = static_cast<size_t>(s.c * s.h * s.w + kLanes);
+      e.start.resize(static_cast<size_t>(s.c + 1));
+      e.offset.resize(room);
+      e.y.resize(room);
+      e.x.resize(room);
+      e.v.resize(room);
+      for (int64_t iy = 0; iy < s.h; ++iy)
+        for (int64_t ix = 0; ix < s.w; ++ix) {
+          e.row_of.push_back(static_cast<int32_t>(iy));
+          e.column_of.push_back(static_cast<int32_t>(ix));
+        }
+    }
+    std::vector<float> canvas(dx ? static_cast<size_t>(hp * wp * s.c) : 0);
+    std::vector<int32_t> start(static_cast<size_t>(oh * ow + 1));
+    // Room for a full vector past the last nonzero: compress writes whole vectors.
+    std::vector<int32_t> os(dx ? static_cast<size_t>(s.o * oh * ow + kLanes) : 0);
+    std::vector<float> vs(dx ? static_cast<size_t>(s.o * oh * ow + kLanes) : 0);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < s.n; ++n) {
-      collect_events(s, x + n * s.c * s.h * s.w, e);
-      if (e.start[s.c] == 0) continue;
       // Contiguous writes, strided reads: the strided stores of the other order stall on 4K aliasing.
       const float* dn = dy + n * s.o * oh * ow;
       for (int64_t oy = 0; oy < oh; ++oy)
@@ -167,48 +189,33 @@ void event_conv2d_backward_weights_avx512(const Conv2dShape& s, const float* x, 
           float* d = dyt.data() + (oy * owp + ox + s.kw - 1) * s.o;
           for (int64_t o = 0; o < s.o; ++o) d[o] = dn[o * oh * ow + oy * ow + ox];
         }
-      int64_t ob = 0;
-      for (; ob + 4 * kLanes <= s.o; ob += 4 * kLanes) weights_sample<4>(s, e, dyt.data(), ob, acc);
-      for (; ob < s.o; ob += kLanes) weights_sample<1>(s, e, dyt.data(), ob, acc);
-    }
-  }
-  event_parts::finish_weights(s, parts, threads, dw);
-  if (db) event_parts::bias_grad(s, dy, db);
-}
-
-void event_conv2d_backward_data_avx512(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
-  const int64_t oh = s.oh(), ow = s.ow(), hp = s.h + 2 * s.pad, wp = s.w + 2 * s.pad, k = s.kh * s.kw;
-  const int64_t run = s.kw * s.c, nv = (run + kLanes - 1) / kLanes, rows = s.kh * nv;
-  const int64_t rb = (rows + 3) / 4 * 4;
-  // Weights as [O][RB][16]: kernel row ky of output channel o is the run (kx, c) of KW·C floats,
-  // zero-padded to whole vectors, so it lines up with the channel-last dx row it is added to.
-  std::vector<float> wt_store(static_cast<size_t>(s.o * rb * kLanes + kLanes), 0.0f);
-  float* wt = wt_store.data();
-  while (reinterpret_cast<uintptr_t>(wt) % 64 != 0) ++wt;
-  for (int64_t o = 0; o < s.o; ++o)
-    for (int64_t c = 0; c < s.c; ++c)
-      for (int64_t ky = 0; ky < s.kh; ++ky)
-        for (int64_t kx = 0; kx < s.kw; ++kx)
-          wt[(o * rb + ky * nv) * kLanes + kx * s.c + c] = w[(o * s.c + c) * k + ky * s.kw + kx];
-#pragma omp parallel
-  {
-    std::vector<float> canvas(static_cast<size_t>(hp * wp * s.c));
-    std::vector<float> dyt(static_cast<size_t>(oh * ow * s.o));
-    std::vector<int32_t> start(static_cast<size_t>(oh * ow + 1));
-    // Room for a full vector past the last nonzero: compress writes whole vectors.
-    std::vector<int32_t> os(static_cast<size_t>(s.o * oh * ow + kLanes));
-    std::vector<float> vs(static_cast<size_t>(s.o * oh * ow + kLanes));
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < s.n; ++n) {
-      const float* dn = dy + n * s.o * oh * ow;
-      for (int64_t p = 0; p < oh * ow; ++p)
-        for (int64_t o = 0; o < s.o; ++o) dyt[p * s.o + o] = dn[o * oh * ow + p];
+      if (db) {
+        // Per output channel, positions in order: event_parts::bias_grad's float sums exactly.
+        for (int64_t o = 0; o < s.o; ++o) bias_sum[o] = 0.0f;
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            const float* d = dyt.data() + (oy * owp + ox + s.kw - 1) * s.o;
+            for (int64_t o = 0; o < s.o; ++o) bias_sum[o] += d[o];
+          }
+        for (int64_t o = 0; o < s.o; ++o) bias_parts[t * s.o + o] += bias_sum[o];
+      }
+      if (dw) {
+        collect_events(s, x + n * s.c * s.h * s.w, e);
+        float* acc = parts.data() + t * size;
+        int64_t ob = 0;
+        if (e.start[s.c] > 0) {
+          for (; ob + 4 * kLanes <= s.o; ob += 4 * kLanes) weights_sample<4>(s, e, dyt.data(), ob, acc);
+          for (; ob < s.o; ob += kLanes) weights_sample<1>(s, e, dyt.data(), ob, acc);
+        }
+      }
+      if (!dx) continue;
       // Nonzero dy grouped by output position, output channels ascending.
       int32_t total = 0;
-      for (int64_t p = 0; p < oh * ow; ++p) {
-        start[p] = total;
-        compress_nonzeros(dyt.data() + p * s.o, s.o, 0, vs.data(), os.data(), &total);
-      }
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          start[oy * ow + ox] = total;
+          compress_nonzeros(dyt.data() + (oy * owp + ox + s.kw - 1) * s.o, s.o, 0, vs.data(), os.data(), &total);
+        }
       start[oh * ow] = total;
       for (float& v : canvas) v = 0.0f;
       for (int64_t oy = 0; oy < oh; ++oy)
@@ -235,6 +242,22 @@ void event_conv2d_backward_data_avx512(const Conv2dShape& s, const float* dy, co
             dxn[(c * s.h + iy) * s.w + ix] = canvas[((iy + s.pad) * wp + ix + s.pad) * s.c + c];
     }
   }
+  if (dw) event_parts::finish_weights(s, parts, threads, dw);
+  if (db)
+    for (int64_t o = 0; o < s.o; ++o) {
+      double sum = 0.0;
+      for (int t = 0; t < threads; ++t) sum += bias_parts[t * s.o + o];
+      db[o] = static_cast<float>(sum);
+    }
+}
+
+void event_conv2d_backward_weights_avx512(const Conv2dShape& s, const float* x, const float* dy, float* dw,
+                                          float* db) {
+  event_conv2d_backward_avx512(s, x, dy, nullptr, nullptr, dw, db);
+}
+
+void event_conv2d_backward_data_avx512(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+  event_conv2d_backward_avx512(s, nullptr, dy, w, dx, nullptr, nullptr);
 }
 
 }  // namespace frugal::kernels
