@@ -184,6 +184,10 @@ void event_conv2d_backward_avx512(const Conv2dShape& s, const float* x, const fl
     for (int64_t n = 0; n < s.n; ++n) {
       // Contiguous writes, strided reads: the strided stores of the other order stall on 4K aliasing.
       const float* dn = dy + n * s.o * oh * ow;
+      // The next sample's dy streams from memory while this one is worked on.
+      if (n + 1 < s.n)
+        for (int64_t i = 0; i < s.o * oh * ow; i += kLanes)
+          _mm_prefetch(reinterpret_cast<const char*>(dn + s.o * oh * ow + i), _MM_HINT_T1);
       for (int64_t oy = 0; oy < oh; ++oy)
         for (int64_t ox = 0; ox < ow; ++ox) {
           float* d = dyt.data() + (oy * owp + ox + s.kw - 1) * s.o;
