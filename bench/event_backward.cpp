@@ -37,28 +37,32 @@ kernels::Conv2dShape conv_shape() {
   return s;
 }
 
-// Args: {density of x in percent, 1 for events / 0 for oneDNN}; dy at 25 %.
+// Args: {density of x in percent, 0 oneDNN / 1 events (best kernel) / 2 the AVX2 loops}; dy at 25 %.
 void BM_backward_weights(benchmark::State& state) {
   kernels::Conv2dShape s = conv_shape();
   Tensor x = sparse({s.n, s.c, s.h, s.w}, static_cast<double>(state.range(0)) / 100.0, true, 1);
   Tensor dy = sparse({s.n, s.o, s.oh(), s.ow()}, 0.25, false, 2);
   Tensor dw = Tensor::empty({s.o, s.c, s.kh, s.kw}), db = Tensor::empty({s.o});
   for (auto _ : state) {
-    if (state.range(1))
+    if (state.range(1) == 2)
+      kernels::event_conv2d_backward_weights_avx2(s, x.data(), dy.data(), dw.data(), db.data());
+    else if (state.range(1) == 1)
       kernels::event_conv2d_backward_weights(s, x.data(), dy.data(), dw.data(), db.data());
     else
       kernels::onednn::conv2d_backward_weights(s, x.data(), dy.data(), dw.data(), db.data());
   }
 }
 
-// Args: {density of dy in percent, 1 for events / 0 for oneDNN}.
+// Args: {density of dy in percent, 0 oneDNN / 1 events (best kernel) / 2 the AVX2 loops}.
 void BM_backward_data(benchmark::State& state) {
   kernels::Conv2dShape s = conv_shape();
   Tensor dy = sparse({s.n, s.o, s.oh(), s.ow()}, static_cast<double>(state.range(0)) / 100.0, false, 2);
   Tensor w = sparse({s.o, s.c, s.kh, s.kw}, 1.0, false, 3);
   Tensor dx = Tensor::empty({s.n, s.c, s.h, s.w});
   for (auto _ : state) {
-    if (state.range(1))
+    if (state.range(1) == 2)
+      kernels::event_conv2d_backward_data_avx2(s, dy.data(), w.data(), dx.data());
+    else if (state.range(1) == 1)
       kernels::event_conv2d_backward_data(s, dy.data(), w.data(), dx.data());
     else
       kernels::onednn::conv2d_backward_data(s, dy.data(), w.data(), dx.data());
@@ -67,6 +71,6 @@ void BM_backward_data(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_backward_weights)->ArgsProduct({{5, 10, 20, 30, 50}, {0, 1}})->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_backward_data)->ArgsProduct({{10, 25, 40, 60, 100}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_backward_weights)->ArgsProduct({{5, 10, 20, 30, 50}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_backward_data)->ArgsProduct({{10, 25, 40, 60, 100}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

@@ -12,6 +12,7 @@
 #include "frugal/kernels/conv2d.h"
 #include "frugal/kernels/event.h"
 #include "frugal/kernels/event_backward.h"
+#include "frugal/kernels/lif.h"
 
 using namespace frugal;
 using kernels::Conv2dShape;
@@ -99,6 +100,17 @@ void check_case(const Case& k, double density, bool binary, uint64_t seed) {
   expect_close(db, db_ref, db_mag, dw_terms, what + " db ref");
   kernels::event_conv2d_backward_data_ref(s, dy.data(), w.data(), dx.data());
   expect_close(dx, dx_ref, dx_mag, dx_terms, what + " dX ref");
+
+  if (kernels::cpu_has_avx2()) {
+    std::fill(dw.begin(), dw.end(), -1.0f);
+    std::fill(db.begin(), db.end(), -1.0f);
+    std::fill(dx.begin(), dx.end(), -1.0f);
+    kernels::event_conv2d_backward_weights_avx2(s, x.data(), dy.data(), dw.data(), db.data());
+    expect_close(dw, dw_ref, dw_mag, dw_terms, what + " dW avx2");
+    expect_close(db, db_ref, db_mag, dw_terms, what + " db avx2");
+    kernels::event_conv2d_backward_data_avx2(s, dy.data(), w.data(), dx.data());
+    expect_close(dx, dx_ref, dx_mag, dx_terms, what + " dX avx2");
+  }
 
   // The dispatchers: AVX-512 where this CPU and shape allow, the plain loops otherwise.
   std::fill(dw.begin(), dw.end(), -1.0f);
@@ -206,10 +218,14 @@ TEST(EventBackward, Conv2dOpGradientsWithEventsMatchDense) {
 }
 
 TEST(EventBackward, AutomaticChoiceFollowsDensity) {
+  const Conv2dShape s = shape(1, 12, 12, 12, 64, 5, 1, 0, 1);
   std::vector<float> empty(1000, 0.0f), full(1000, 1.0f);
-  EXPECT_TRUE(kernels::use_backward_events(empty.data(), 1000, kernels::event_backward_weights_threshold()));
-  EXPECT_FALSE(kernels::use_backward_events(full.data(), 1000, kernels::event_backward_weights_threshold()));
-  EXPECT_FALSE(kernels::use_backward_events(full.data(), 1000, kernels::event_backward_data_threshold()));
+  EXPECT_TRUE(kernels::use_backward_events(empty.data(), 1000, kernels::event_backward_weights_threshold(s)));
+  EXPECT_FALSE(kernels::use_backward_events(full.data(), 1000, kernels::event_backward_weights_threshold(s)));
+  EXPECT_FALSE(kernels::use_backward_events(full.data(), 1000, kernels::event_backward_data_threshold(s)));
+  // Only the AVX-512 kernels beat oneDNN at the 25 % of dy behind a 2x2 max-pool.
+  const bool avx512 = kernels::cpu_has_avx512f();
+  EXPECT_EQ(kernels::event_backward_data_threshold(s) >= 0.25, avx512);
   kernels::EventModeGuard guard(kernels::EventMode::dense);
-  EXPECT_FALSE(kernels::use_backward_events(empty.data(), 1000, kernels::event_backward_data_threshold()));
+  EXPECT_FALSE(kernels::use_backward_events(empty.data(), 1000, kernels::event_backward_data_threshold(s)));
 }

@@ -22,9 +22,9 @@ void event_conv2d_backward(const Conv2dShape& s, const float* x, const float* dy
 
 // Density crossovers measured with bench/event_backward.cpp against oneDNN (docs/snn.md): the
 // weights product takes events when x's nonzero fraction is at most the first, the data product
-// when dy's is at most the second.
-double event_backward_weights_threshold();
-double event_backward_data_threshold();
+// when dy's is at most the second. They depend on which kernel runs for this shape and CPU.
+double event_backward_weights_threshold(const Conv2dShape& s);
+double event_backward_data_threshold(const Conv2dShape& s);
 
 // What the conv2d backward should run for a product whose sparse operand is v, under the current
 // EventMode (kernels/event.h).
@@ -33,6 +33,10 @@ bool use_backward_events(const float* v, int64_t n, double threshold);
 // Plain loops, any shape.
 void event_conv2d_backward_weights_ref(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* db);
 void event_conv2d_backward_data_ref(const Conv2dShape& s, const float* dy, const float* w, float* dx);
+
+// The plain loops compiled for AVX2 + FMA; call only when cpu_has_avx2() (kernels/lif.h).
+void event_conv2d_backward_weights_avx2(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* db);
+void event_conv2d_backward_data_avx2(const Conv2dShape& s, const float* dy, const float* w, float* dx);
 
 // AVX-512 versions; call only when cpu_has_avx512f() and the *_fits test holds.
 bool cpu_has_avx512f();
