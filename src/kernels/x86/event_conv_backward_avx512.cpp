@@ -23,6 +23,12 @@ constexpr int kLanes = 16;
 constexpr int64_t kMaxKw = 5;
 constexpr int64_t kMaxRows = 24;  // accumulator vectors of backward-data (32 registers in all)
 
+// The first 64-byte boundary at or after p (buffers are allocated kLanes floats longer).
+float* aligned64(float* p) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  return p + ((64 - a % 64) % 64) / sizeof(float);
+}
+
 const __m512i kIota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 
 // Appends the nonzero entries of v[0, n) (values and their offsets plus base) at *count.
@@ -143,9 +149,8 @@ void event_conv2d_backward_avx512(const Conv2dShape& s, const float* x, const fl
   // Weights as [O][RB][16]: kernel row ky of output channel o is the run (kx, c) of KW·C floats,
   // zero-padded to whole vectors, so it lines up with the channel-last dx row it is added to.
   std::vector<float> wt_store(dx ? static_cast<size_t>(s.o * rb * kLanes + kLanes) : 0, 0.0f);
-  float* wt = wt_store.data();
+  float* wt = aligned64(wt_store.data());
   if (dx) {
-    while (reinterpret_cast<uintptr_t>(wt) % 64 != 0) ++wt;
     for (int64_t o = 0; o < s.o; ++o)
       for (int64_t c = 0; c < s.c; ++c)
         for (int64_t ky = 0; ky < s.kh; ++ky)
@@ -158,8 +163,10 @@ void event_conv2d_backward_avx512(const Conv2dShape& s, const float* x, const fl
 #pragma omp parallel
   {
     const int t = omp_get_thread_num();
-    // One sample's dy channel-last, with KW-1 zero columns each side (see weights_sample).
-    std::vector<float> dyt(static_cast<size_t>(oh * owp * s.o), 0.0f);
+    // One sample's dy channel-last, with KW-1 zero columns each side (see weights_sample). Rows
+    // start on cache lines: a vector load that straddles two lines costs two.
+    std::vector<float> dyt_store(static_cast<size_t>(oh * owp * s.o + kLanes), 0.0f);
+    float* dyt = aligned64(dyt_store.data());
     std::vector<float> bias_sum(static_cast<size_t>(s.o));
     Events e;
     if (dw) {
@@ -190,7 +197,7 @@ void event_conv2d_backward_avx512(const Conv2dShape& s, const float* x, const fl
           _mm_prefetch(reinterpret_cast<const char*>(dn + s.o * oh * ow + i), _MM_HINT_T1);
       for (int64_t oy = 0; oy < oh; ++oy)
         for (int64_t ox = 0; ox < ow; ++ox) {
-          float* d = dyt.data() + (oy * owp + ox + s.kw - 1) * s.o;
+          float* d = dyt + (oy * owp + ox + s.kw - 1) * s.o;
           for (int64_t o = 0; o < s.o; ++o) d[o] = dn[o * oh * ow + oy * ow + ox];
         }
       if (db) {
@@ -198,7 +205,7 @@ void event_conv2d_backward_avx512(const Conv2dShape& s, const float* x, const fl
         for (int64_t o = 0; o < s.o; ++o) bias_sum[o] = 0.0f;
         for (int64_t oy = 0; oy < oh; ++oy)
           for (int64_t ox = 0; ox < ow; ++ox) {
-            const float* d = dyt.data() + (oy * owp + ox + s.kw - 1) * s.o;
+            const float* d = dyt + (oy * owp + ox + s.kw - 1) * s.o;
             for (int64_t o = 0; o < s.o; ++o) bias_sum[o] += d[o];
           }
         for (int64_t o = 0; o < s.o; ++o) bias_parts[t * s.o + o] += bias_sum[o];
@@ -208,8 +215,8 @@ void event_conv2d_backward_avx512(const Conv2dShape& s, const float* x, const fl
         float* acc = parts.data() + t * size;
         int64_t ob = 0;
         if (e.start[s.c] > 0) {
-          for (; ob + 4 * kLanes <= s.o; ob += 4 * kLanes) weights_sample<4>(s, e, dyt.data(), ob, acc);
-          for (; ob < s.o; ob += kLanes) weights_sample<1>(s, e, dyt.data(), ob, acc);
+          for (; ob + 4 * kLanes <= s.o; ob += 4 * kLanes) weights_sample<4>(s, e, dyt, ob, acc);
+          for (; ob < s.o; ob += kLanes) weights_sample<1>(s, e, dyt, ob, acc);
         }
       }
       if (!dx) continue;
@@ -218,7 +225,7 @@ void event_conv2d_backward_avx512(const Conv2dShape& s, const float* x, const fl
       for (int64_t oy = 0; oy < oh; ++oy)
         for (int64_t ox = 0; ox < ow; ++ox) {
           start[oy * ow + ox] = total;
-          compress_nonzeros(dyt.data() + (oy * owp + ox + s.kw - 1) * s.o, s.o, 0, vs.data(), os.data(), &total);
+          compress_nonzeros(dyt + (oy * owp + ox + s.kw - 1) * s.o, s.o, 0, vs.data(), os.data(), &total);
         }
       start[oh * ow] = total;
       for (float& v : canvas) v = 0.0f;
