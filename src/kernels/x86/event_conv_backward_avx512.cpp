@@ -31,16 +31,16 @@ float* aligned64(float* p) {
 
 const __m512i kIota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 
-// Appends the nonzero entries of v[0, n) (values and their offsets plus base) at *count.
+// Appends the nonzero entries of v[0, n) (values and their offsets in v) at *count.
 // Register compress and a full store: the memory form of compress is microcoded, slow on Zen 4;
 // so both outputs need room for a whole vector past the last entry.
-void compress_nonzeros(const float* v, int64_t n, int32_t base, float* values, int32_t* offsets, int32_t* count) {
+void compress_nonzeros(const float* v, int64_t n, float* values, int32_t* offsets, int32_t* count) {
   for (int64_t i = 0; i < n; i += kLanes) {
     const int64_t lanes = n - i < kLanes ? n - i : kLanes;
     const __mmask16 valid = static_cast<__mmask16>((1u << lanes) - 1u);
     const __m512 x = _mm512_maskz_loadu_ps(valid, v + i);
     const __mmask16 m = _mm512_mask_cmp_ps_mask(valid, x, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-    const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(base + static_cast<int32_t>(i)), kIota);
+    const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(i)), kIota);
     _mm512_storeu_ps(values + *count, _mm512_maskz_compress_ps(m, x));
     _mm512_storeu_si512(offsets + *count, _mm512_maskz_compress_epi32(m, idx));
     *count += __builtin_popcount(m);
@@ -61,7 +61,7 @@ void collect_events(const Conv2dShape& s, const float* xn, Events& e) {
   int32_t total = 0;
   for (int64_t c = 0; c < s.c; ++c) {
     e.start[c] = total;
-    compress_nonzeros(xn + c * plane, plane, 0, e.v.data(), e.offset.data(), &total);
+    compress_nonzeros(xn + c * plane, plane, e.v.data(), e.offset.data(), &total);
   }
   e.start[s.c] = total;
   for (int32_t i = 0; i < total; ++i) {
@@ -225,7 +225,7 @@ void event_conv2d_backward_avx512(const Conv2dShape& s, const float* x, const fl
       for (int64_t oy = 0; oy < oh; ++oy)
         for (int64_t ox = 0; ox < ow; ++ox) {
           start[oy * ow + ox] = total;
-          compress_nonzeros(dyt + (oy * owp + ox + s.kw - 1) * s.o, s.o, 0, vs.data(), os.data(), &total);
+          compress_nonzeros(dyt + (oy * owp + ox + s.kw - 1) * s.o, s.o, vs.data(), os.data(), &total);
         }
       start[oh * ow] = total;
       for (float& v : canvas) v = 0.0f;
