@@ -213,7 +213,8 @@ TEST(EventBackward, Conv2dOpGradientsWithEventsMatchDense) {
     for (float v : grads[0][g]) scale = std::max(scale, static_cast<double>(std::fabs(v)));
     ASSERT_GT(scale, 0.0) << names[g];
     // Sums of up to N·OH·OW = 256 terms in float, in different orders.
-    for (size_t i = 0; i < grads[0][g].size(); ++i) ASSERT_NEAR(grads[1][g][i], grads[0][g][i], 1e-4 * scale) << names[g];
+    for (size_t i = 0; i < grads[0][g].size(); ++i)
+      ASSERT_NEAR(grads[1][g][i], grads[0][g][i], 1e-4 * scale) << names[g];
   }
 }
 

@@ -63,7 +63,8 @@ inline void backward_data(const Conv2dShape& s, const float* dy, const float* w,
   std::vector<float> wt(static_cast<size_t>(s.o * s.kh * s.kw * cg));
   for (int64_t o = 0; o < s.o; ++o)
     for (int64_t ci = 0; ci < cg; ++ci)
-      for (int64_t k = 0; k < s.kh * s.kw; ++k) wt[(o * s.kh * s.kw + k) * cg + ci] = w[(o * cg + ci) * s.kh * s.kw + k];
+      for (int64_t k = 0; k < s.kh * s.kw; ++k)
+        wt[(o * s.kh * s.kw + k) * cg + ci] = w[(o * cg + ci) * s.kh * s.kw + k];
 #pragma omp parallel
   {
     // One sample's dx channel-last on the padded canvas, so no event needs a bounds check.
