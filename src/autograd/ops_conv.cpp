@@ -6,6 +6,7 @@
 #include "frugal/autograd/ops.h"
 #include "frugal/core/error.h"
 #include "frugal/kernels/conv2d.h"
+#include "frugal/kernels/conv2d_pool.h"
 #include "frugal/kernels/event.h"
 #include "frugal/kernels/event_backward.h"
 #include "frugal/kernels/pool2d.h"
@@ -26,7 +27,8 @@ Shape restore_time(const Shape& in, int64_t c, int64_t h, int64_t w) {
 }
 }  // namespace
 
-Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
+namespace {
+kernels::Conv2dShape conv_shape(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
   Shape xs = as_4d(x.shape(), "conv2d");
   const Shape& ws = w.shape();
   require(ws.size() == 4, "conv2d: weight must be [O, C/groups, KH, KW], got " + shape_str(ws));
@@ -47,6 +49,12 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
               std::to_string(p.groups));
   require(s.oh() > 0 && s.ow() > 0, "conv2d: kernel larger than padded input " + shape_str(x.shape()));
   require(!b.defined() || b.value().numel() == s.o, "conv2d: bias must have " + std::to_string(s.o) + " elements");
+  return s;
+}
+}  // namespace
+
+Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
+  const kernels::Conv2dShape s = conv_shape(x, w, b, p);
   Tensor y = Tensor::empty(restore_time(x.shape(), s.o, s.oh(), s.ow()));
   const float* bias = b.defined() ? b.value().data() : nullptr;
   if (kernels::use_events(x.value().data(), x.value().numel()))
@@ -72,6 +80,31 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
     if ((pdx && !dx_events) || (pdw && !dw_events))
       kernels::conv2d_backward(s, x.value().data(), dy.data(), w.value().data(), dx_events ? nullptr : pdx,
                                dw_events ? nullptr : pdw, dw_events ? nullptr : pdb);
+    if (x.requires_grad()) x.add_grad(dx);
+    if (w.requires_grad()) w.add_grad(dw);
+    if (b.requires_grad()) b.add_grad(db);
+  });
+}
+
+Var conv2d_maxpool2(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
+  const kernels::Conv2dShape s = conv_shape(x, w, b, p);
+  if (x.shape().size() != 4 || !kernels::conv2d_maxpool2_fusable(s) ||
+      kernels::use_events(x.value().data(), x.value().numel()))
+    return max_pool2d(conv2d(x, w, b, p), 2, 2, 0);
+  Tensor y = Tensor::empty({s.n, s.o, s.oh() / 2, s.ow() / 2});
+  // The window offsets live in a tracked float-sized buffer so their bytes are counted too.
+  Tensor window = Tensor::empty({kernels::conv2d_maxpool2_window_elements(s)});
+  Tensor x_in_layout;
+  kernels::conv2d_maxpool2_forward(s, x.value().data(), w.value().data(), b.defined() ? b.value().data() : nullptr,
+                                   y.data(), reinterpret_cast<int32_t*>(window.data()), x_in_layout);
+  return record(y, {x, w, b}, [x, w, b, s, window, x_in_layout](const Tensor& dy) {
+    Tensor dx = x.requires_grad() ? Tensor::empty(x.shape()) : Tensor();
+    Tensor dw = w.requires_grad() || b.requires_grad() ? Tensor::empty(w.shape()) : Tensor();
+    Tensor db = dw.defined() ? Tensor::empty({s.o}) : Tensor();
+    kernels::conv2d_maxpool2_backward(s, x.value().data(), x_in_layout, dy.data(),
+                                      reinterpret_cast<const int32_t*>(window.data()), w.value().data(),
+                                      dx.defined() ? dx.data() : nullptr, dw.defined() ? dw.data() : nullptr,
+                                      db.defined() ? db.data() : nullptr);
     if (x.requires_grad()) x.add_grad(dx);
     if (w.requires_grad()) w.add_grad(dw);
     if (b.requires_grad()) b.add_grad(db);

@@ -116,9 +116,27 @@ Var Normalize::forward(const Var& x) { return autograd::scale(x, 1.0f / std, -me
 
 Var Dropout::forward(const Var& x) { return autograd::dropout(x, p, training_, rng); }
 
+namespace {
+bool is_pool_2x2(const Module& m) {
+  const auto* pool = dynamic_cast<const MaxPool2d*>(&m);
+  return pool && pool->kernel == 2 && pool->stride == 2 && pool->pad == 0;
+}
+}  // namespace
+
 Var Sequential::forward(const Var& x) {
   Var h = x;
   for (size_t i = 0; i < layers.size(); ++i) {
+    // A convolution whose output is max-pooled 2x2 (through a ReLU or not: they commute, see
+    // below) runs as one fused op that keeps the full-size output in oneDNN's blocked layout.
+    if (const auto* conv = dynamic_cast<const Conv2d*>(layers[i].get())) {
+      const bool relu = i + 2 < layers.size() && layers[i + 1]->type() == "relu" && is_pool_2x2(*layers[i + 2]);
+      if (relu || (i + 1 < layers.size() && is_pool_2x2(*layers[i + 1]))) {
+        h = autograd::conv2d_maxpool2(h, conv->weight, conv->bias, {conv->stride, conv->pad, conv->groups});
+        if (relu) h = layers[i + 1]->forward(h);
+        i += relu ? 2 : 1;
+        continue;
+      }
+    }
     // ReLU is monotonic, so it commutes with max-pooling: pooling first applies the ReLU (and
     // its backward pass) to a quarter of the values. Same outputs, same gradients.
     if (i + 1 < layers.size() && layers[i]->type() == "relu" && layers[i + 1]->type() == "maxpool2d") {
