@@ -184,11 +184,12 @@ TEST(EventBackward, Avx512KernelsMatchPlainLoops) {
 }
 
 TEST(EventBackward, Conv2dOpGradientsWithEventsMatchDense) {
+  // A spiking layer's input: T = 2 steps of 2 samples, folded into 4 maps by the op.
   Conv2dShape s = shape(4, 12, 12, 12, 64, 5, 1, 0, 1);
   Rng rng(3);
   std::vector<float> xs = sparse(s.n * s.c * s.h * s.w, 0.1, true, rng);
   std::vector<float> dys = sparse(s.n * s.o * s.oh() * s.ow(), 0.25, false, rng);
-  Tensor dy = Tensor::empty({s.n, s.o, s.oh(), s.ow()});
+  Tensor dy = Tensor::empty({2, 2, s.o, s.oh(), s.ow()});
   for (int64_t i = 0; i < dy.numel(); ++i) dy[i] = dys[static_cast<size_t>(i)];
   Tensor w0 = Tensor::empty({s.o, s.c, s.kh, s.kw}), b0 = Tensor::empty({s.o});
   for (int64_t i = 0; i < w0.numel(); ++i) w0[i] = 0.1f * rng.normal();
@@ -197,7 +198,7 @@ TEST(EventBackward, Conv2dOpGradientsWithEventsMatchDense) {
   const kernels::EventMode modes[2] = {kernels::EventMode::dense, kernels::EventMode::events};
   for (int m = 0; m < 2; ++m) {
     kernels::EventModeGuard guard(modes[m]);
-    Tensor xt = Tensor::empty({s.n, s.c, s.h, s.w});
+    Tensor xt = Tensor::empty({2, 2, s.c, s.h, s.w});
     for (int64_t i = 0; i < xt.numel(); ++i) xt[i] = xs[static_cast<size_t>(i)];
     autograd::Var x(xt, true), w(w0.clone(), true), b(b0.clone(), true);
     autograd::Var y = autograd::conv2d(x, w, b, {1, 0, 1});

@@ -69,11 +69,15 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
     float* pdx = dx.defined() ? dx.data() : nullptr;
     float* pdw = dw.defined() ? dw.data() : nullptr;
     float* pdb = db.defined() ? db.data() : nullptr;
-    // Spikes in x and the max-pool's zeros in dy make either product event-driven.
-    const bool dx_events = pdx && kernels::use_backward_events(dy.data(), dy.numel(),
-                                                               kernels::event_backward_data_threshold(s));
-    const bool dw_events = pdw && kernels::use_backward_events(x.value().data(), x.value().numel(),
-                                                               kernels::event_backward_weights_threshold(s));
+    // In a spiking net (a time-folded [T, N, C, H, W] input), spikes in x and the max-pool's zeros
+    // in dy make either product event-driven. Other convs keep oneDNN, whose results the fused
+    // conv + pool op reproduces bit for bit.
+    const bool spiking = x.shape().size() == 5;
+    const bool dx_events = spiking && pdx &&
+                           kernels::use_backward_events(dy.data(), dy.numel(), kernels::event_backward_data_threshold(s));
+    const bool dw_events = spiking && pdw &&
+                           kernels::use_backward_events(x.value().data(), x.value().numel(),
+                                                        kernels::event_backward_weights_threshold(s));
     if (dx_events || dw_events)
       kernels::event_conv2d_backward(s, x.value().data(), dy.data(), w.value().data(), dx_events ? pdx : nullptr,
                                      dw_events ? pdw : nullptr, dw_events ? pdb : nullptr);
