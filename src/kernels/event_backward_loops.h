@@ -5,7 +5,6 @@
 #include <omp.h>
 
 #include <cstddef>
-#include <vector>
 
 #include "event_backward_parts.h"
 #include "frugal/kernels/conv2d.h"
@@ -19,12 +18,12 @@ inline void backward_weights(const Conv2dShape& s, const float* x, const float* 
   const int64_t cg = s.c / s.groups, og = s.o / s.groups, oh = s.oh(), ow = s.ow();
   const int64_t size = s.c * s.kh * s.kw * og;
   const int threads = omp_get_max_threads();
-  std::vector<float> parts(static_cast<size_t>(threads * size), 0.0f);
+  Buffer<float> parts(threads * size);
 #pragma omp parallel
   {
     float* acc = parts.data() + omp_get_thread_num() * size;
     // One sample's dy channel-last, so an event adds one contiguous run of output channels.
-    std::vector<float> dyt(static_cast<size_t>(oh * ow * s.o));
+    Buffer<float> dyt(oh * ow * s.o);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < s.n; ++n) {
       for (int64_t o = 0; o < s.o; ++o)
@@ -52,7 +51,7 @@ inline void backward_weights(const Conv2dShape& s, const float* x, const float* 
       }
     }
   }
-  event_parts::finish_weights(s, parts, threads, dw);
+  event_parts::finish_weights(s, parts.data(), threads, dw);
   if (db) event_parts::bias_grad(s, dy, db);
 }
 
@@ -60,7 +59,7 @@ inline void backward_data(const Conv2dShape& s, const float* dy, const float* w,
   const int64_t cg = s.c / s.groups, og = s.o / s.groups, oh = s.oh(), ow = s.ow();
   const int64_t hp = s.h + 2 * s.pad, wp = s.w + 2 * s.pad;
   // Weights as [O][KH][KW][C/groups]: one event adds one contiguous run of input channels.
-  std::vector<float> wt(static_cast<size_t>(s.o * s.kh * s.kw * cg));
+  Buffer<float> wt(s.o * s.kh * s.kw * cg);
   for (int64_t o = 0; o < s.o; ++o)
     for (int64_t ci = 0; ci < cg; ++ci)
       for (int64_t k = 0; k < s.kh * s.kw; ++k)
@@ -68,10 +67,10 @@ inline void backward_data(const Conv2dShape& s, const float* dy, const float* w,
 #pragma omp parallel
   {
     // One sample's dx channel-last on the padded canvas, so no event needs a bounds check.
-    std::vector<float> canvas(static_cast<size_t>(hp * wp * s.c));
+    Buffer<float> canvas(hp * wp * s.c);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < s.n; ++n) {
-      for (float& v : canvas) v = 0.0f;
+      for (int64_t i = 0; i < hp * wp * s.c; ++i) canvas[i] = 0.0f;
       for (int64_t o = 0; o < s.o; ++o) {
         const int64_t g = o / og;
         const float* d = dy + (n * s.o + o) * oh * ow;

@@ -61,9 +61,9 @@ void event_conv2d_backward(const Conv2dShape& s, const float* x, const float* dy
 
 namespace event_parts {
 
-void finish_weights(const Conv2dShape& s, const std::vector<float>& parts, int threads, float* dw) {
+void finish_weights(const Conv2dShape& s, const float* parts, int threads, float* dw) {
   const int64_t cg = s.c / s.groups, og = s.o / s.groups, k = s.kh * s.kw, size = s.c * k * og;
-  std::vector<float> sum(parts.begin(), parts.begin() + size);
+  std::vector<float> sum(parts, parts + size);
   for (int t = 1; t < threads; ++t)
     for (int64_t i = 0; i < size; ++i) sum[i] += parts[t * size + i];
   for (int64_t c = 0; c < s.c; ++c) {

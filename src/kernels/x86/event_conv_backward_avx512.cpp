@@ -10,7 +10,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "../event_backward_parts.h"
 #include "frugal/kernels/event_backward.h"
@@ -29,18 +28,18 @@ float* aligned64(float* p) {
   return p + ((64 - a % 64) % 64) / sizeof(float);
 }
 
-const __m512i kIota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-
 // Appends the nonzero entries of v[0, n) (values and their offsets in v) at *count.
 // Register compress and a full store: the memory form of compress is microcoded, slow on Zen 4;
 // so both outputs need room for a whole vector past the last entry.
 void compress_nonzeros(const float* v, int64_t n, float* values, int32_t* offsets, int32_t* count) {
+  // Not a namespace-scope constant: its initializer would run AVX-512 at start-up on every CPU.
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (int64_t i = 0; i < n; i += kLanes) {
     const int64_t lanes = n - i < kLanes ? n - i : kLanes;
     const __mmask16 valid = static_cast<__mmask16>((1u << lanes) - 1u);
     const __m512 x = _mm512_maskz_loadu_ps(valid, v + i);
     const __mmask16 m = _mm512_mask_cmp_ps_mask(valid, x, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-    const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(i)), kIota);
+    const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(i)), iota);
     _mm512_storeu_ps(values + *count, _mm512_maskz_compress_ps(m, x));
     _mm512_storeu_si512(offsets + *count, _mm512_maskz_compress_epi32(m, idx));
     *count += __builtin_popcount(m);
@@ -48,12 +47,21 @@ void compress_nonzeros(const float* v, int64_t n, float* values, int32_t* offset
 }
 
 // One sample's events, channel by channel, in (iy, ix) order.
+// Every array has room for a whole vector past the last event (compress_nonzeros).
 struct Events {
-  std::vector<int32_t> start;   // [C + 1]
-  std::vector<int32_t> offset;  // iy·W + ix
-  std::vector<int32_t> y, x;
-  std::vector<float> v;
-  std::vector<int32_t> row_of, column_of;  // of an offset: a table instead of a division per event
+  explicit Events(const Conv2dShape& s)
+      : start(s.c + 1), offset(s.c * s.h * s.w + kLanes), y(s.c * s.h * s.w + kLanes), x(s.c * s.h * s.w + kLanes),
+        v(s.c * s.h * s.w + kLanes), row_of(s.h * s.w), column_of(s.h * s.w) {
+    for (int64_t i = 0; i < s.h * s.w; ++i) {
+      row_of[i] = static_cast<int32_t>(i / s.w);
+      column_of[i] = static_cast<int32_t>(i % s.w);
+    }
+  }
+  Buffer<int32_t> start;   // [C + 1]
+  Buffer<int32_t> offset;  // iy·W + ix
+  Buffer<int32_t> y, x;
+  Buffer<float> v;
+  Buffer<int32_t> row_of, column_of;  // of an offset: a table instead of a division per event
 };
 
 void collect_events(const Conv2dShape& s, const float* xn, Events& e) {
@@ -148,7 +156,7 @@ void event_conv2d_backward_avx512(const Conv2dShape& s, const float* x, const fl
   const int64_t run = s.kw * s.c, nv = (run + kLanes - 1) / kLanes, rows = s.kh * nv, rb = (rows + 3) / 4 * 4;
   // Weights as [O][RB][16]: kernel row ky of output channel o is the run (kx, c) of KW·C floats,
   // zero-padded to whole vectors, so it lines up with the channel-last dx row it is added to.
-  std::vector<float> wt_store(dx ? static_cast<size_t>(s.o * rb * kLanes + kLanes) : 0, 0.0f);
+  Buffer<float> wt_store(dx ? s.o * rb * kLanes + kLanes : 0);
   float* wt = aligned64(wt_store.data());
   if (dx) {
     for (int64_t o = 0; o < s.o; ++o)
@@ -158,35 +166,22 @@ void event_conv2d_backward_avx512(const Conv2dShape& s, const float* x, const fl
             wt[(o * rb + ky * nv) * kLanes + kx * s.c + c] = w[(o * s.c + c) * k + ky * s.kw + kx];
   }
   const int threads = omp_get_max_threads();
-  std::vector<float> parts(dw ? static_cast<size_t>(threads * size) : 0, 0.0f);
-  std::vector<double> bias_parts(db ? static_cast<size_t>(threads * s.o) : 0, 0.0);
+  Buffer<float> parts(dw ? threads * size : 0);
+  Buffer<double> bias_parts(db ? threads * s.o : 0);
 #pragma omp parallel
   {
     const int t = omp_get_thread_num();
     // One sample's dy channel-last, with KW-1 zero columns each side (see weights_sample). Rows
     // start on cache lines: a vector load that straddles two lines costs two.
-    std::vector<float> dyt_store(static_cast<size_t>(oh * owp * s.o + kLanes), 0.0f);
+    Buffer<float> dyt_store(oh * owp * s.o + kLanes);
     float* dyt = aligned64(dyt_store.data());
-    std::vector<float> bias_sum(static_cast<size_t>(s.o));
-    Events e;
-    if (dw) {
-      const size_t room = static_cast<size_t>(s.c * s.h * s.w + kLanes);
-      e.start.resize(static_cast<size_t>(s.c + 1));
-      e.offset.resize(room);
-      e.y.resize(room);
-      e.x.resize(room);
-      e.v.resize(room);
-      for (int64_t iy = 0; iy < s.h; ++iy)
-        for (int64_t ix = 0; ix < s.w; ++ix) {
-          e.row_of.push_back(static_cast<int32_t>(iy));
-          e.column_of.push_back(static_cast<int32_t>(ix));
-        }
-    }
-    std::vector<float> canvas(dx ? static_cast<size_t>(hp * wp * s.c) : 0);
-    std::vector<int32_t> start(static_cast<size_t>(oh * ow + 1));
+    Buffer<float> bias_sum(s.o);
+    Events e(dw ? s : Conv2dShape{});
+    Buffer<float> canvas(dx ? hp * wp * s.c : 0);
+    Buffer<int32_t> start(oh * ow + 1);
     // Room for a full vector past the last nonzero: compress writes whole vectors.
-    std::vector<int32_t> os(dx ? static_cast<size_t>(s.o * oh * ow + kLanes) : 0);
-    std::vector<float> vs(dx ? static_cast<size_t>(s.o * oh * ow + kLanes) : 0);
+    Buffer<int32_t> os(dx ? s.o * oh * ow + kLanes : 0);
+    Buffer<float> vs(dx ? s.o * oh * ow + kLanes : 0);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < s.n; ++n) {
       // Contiguous writes, strided reads: the strided stores of the other order stall on 4K aliasing.
@@ -228,7 +223,7 @@ void event_conv2d_backward_avx512(const Conv2dShape& s, const float* x, const fl
           compress_nonzeros(dyt + (oy * owp + ox + s.kw - 1) * s.o, s.o, vs.data(), os.data(), &total);
         }
       start[oh * ow] = total;
-      for (float& v : canvas) v = 0.0f;
+      for (int64_t i = 0; i < hp * wp * s.c; ++i) canvas[i] = 0.0f;
       for (int64_t oy = 0; oy < oh; ++oy)
         for (int64_t ox = 0; ox < ow; ++ox) {
           const int64_t p = oy * ow + ox;
@@ -253,7 +248,7 @@ void event_conv2d_backward_avx512(const Conv2dShape& s, const float* x, const fl
             dxn[(c * s.h + iy) * s.w + ix] = canvas[((iy + s.pad) * wp + ix + s.pad) * s.c + c];
     }
   }
-  if (dw) event_parts::finish_weights(s, parts, threads, dw);
+  if (dw) event_parts::finish_weights(s, parts.data(), threads, dw);
   if (db)
     for (int64_t o = 0; o < s.o; ++o) {
       double sum = 0.0;
