@@ -1,7 +1,6 @@
 // The event-driven conv2d backward kernels (kernels/event_backward.h) against the dense reference
 // loops and oneDNN, on shapes with stride, padding and groups, spike densities from 0 to 100 % and
-// non-binary inputs; the conv2d op's gradients with events forced on against forced off; the 2x2
-// max-pool backward that feeds them.
+// non-binary inputs; and the conv2d op's gradients with events forced on against forced off.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,7 +13,6 @@
 #include "frugal/kernels/event.h"
 #include "frugal/kernels/event_backward.h"
 #include "frugal/kernels/lif.h"
-#include "frugal/kernels/pool2d.h"
 
 using namespace frugal;
 using kernels::Conv2dShape;
@@ -232,32 +230,4 @@ TEST(EventBackward, AutomaticChoiceFollowsDensity) {
   EXPECT_EQ(kernels::event_backward_data_threshold(s) >= 0.25, avx512);
   kernels::EventModeGuard guard(kernels::EventMode::dense);
   EXPECT_FALSE(kernels::use_backward_events(empty.data(), 1000, kernels::event_backward_data_threshold(s)));
-}
-
-// The 2x2 max-pool backward writes each input once; the general loop zero-fills and scatters.
-TEST(EventBackward, MaxPool2x2BackwardEqualsZeroFillAndScatter) {
-  for (int64_t h : {8, 7}) {
-    kernels::Pool2dShape s;
-    s.planes = 3;
-    s.h = h;
-    s.w = 9;
-    s.kernel = 2;
-    s.stride = 2;
-    Rng rng(5);
-    std::vector<float> x(static_cast<size_t>(s.planes * s.h * s.w));
-    for (float& v : x) v = rng.uniform() < 0.3f ? 0.0f : rng.normal();  // ties among zeros
-    const int64_t out = s.planes * s.oh() * s.ow();
-    std::vector<float> y(static_cast<size_t>(out)), dy(static_cast<size_t>(out));
-    std::vector<int32_t> argmax(static_cast<size_t>(out));
-    for (float& v : dy) v = rng.uniform() < 0.2f ? -0.0f : rng.normal();
-    kernels::max_pool2d_forward(s, x.data(), y.data(), argmax.data());
-    std::vector<float> dx(x.size(), 7.0f), want(x.size(), 0.0f);
-    kernels::max_pool2d_backward(s, dy.data(), argmax.data(), dx.data());
-    for (int64_t p = 0; p < s.planes; ++p)
-      for (int64_t i = 0; i < s.oh() * s.ow(); ++i)
-        want[p * s.h * s.w + argmax[p * s.oh() * s.ow() + i]] += dy[p * s.oh() * s.ow() + i];
-    for (size_t i = 0; i < dx.size(); ++i)
-      ASSERT_EQ(std::signbit(dx[i]), std::signbit(want[i])) << "h " << h << " element " << i;
-    EXPECT_EQ(dx, want) << "h " << h;
-  }
 }

@@ -76,39 +76,7 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t*
   }
 }
 
-namespace {
-// Disjoint 2x2 windows: every input gets its value written once (the gradient where the window's
-// maximum was, zero elsewhere) instead of a zero fill and a scattered add. 0.0f + g keeps the
-// bits of the general loop's 0 += g (a -0 gradient becomes +0).
-void max_pool_2x2_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) {
-  const int64_t oh = s.oh(), ow = s.ow();
-#pragma omp parallel for
-  for (int64_t p = 0; p < s.planes; ++p) {
-    float* dxp = dx + p * s.h * s.w;
-    // An odd last row or column belongs to no window.
-    if (s.h > 2 * oh)
-      for (int64_t ix = 0; ix < s.w; ++ix) dxp[(s.h - 1) * s.w + ix] = 0.0f;
-    for (int64_t oy = 0; oy < oh; ++oy) {
-      float* r0 = dxp + 2 * oy * s.w;
-      float* r1 = r0 + s.w;
-      if (s.w > 2 * ow) r0[s.w - 1] = r1[s.w - 1] = 0.0f;
-      const int32_t base = static_cast<int32_t>(2 * oy * s.w), w = static_cast<int32_t>(s.w);
-      for (int64_t ox = 0; ox < ow; ++ox) {
-        const int64_t o = (p * oh + oy) * ow + ox;
-        const int32_t a = argmax[o], i = base + static_cast<int32_t>(2 * ox);
-        const float g = 0.0f + dy[o];
-        r0[2 * ox] = a == i ? g : 0.0f;
-        r0[2 * ox + 1] = a == i + 1 ? g : 0.0f;
-        r1[2 * ox] = a == i + w ? g : 0.0f;
-        r1[2 * ox + 1] = a == i + w + 1 ? g : 0.0f;
-      }
-    }
-  }
-}
-}  // namespace
-
 void max_pool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx) {
-  if (s.kernel == 2 && s.stride == 2 && s.pad == 0) return max_pool_2x2_backward(s, dy, argmax, dx);
   int64_t oh = s.oh(), ow = s.ow();
 #pragma omp parallel for
   for (int64_t p = 0; p < s.planes; ++p) {
