@@ -73,8 +73,9 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
     // in dy make either product event-driven. Other convs keep oneDNN, whose results the fused
     // conv + pool op reproduces bit for bit.
     const bool spiking = x.shape().size() == 5;
-    const bool dx_events =
-        spiking && pdx && kernels::use_backward_events(dy.data(), dy.numel(), kernels::event_backward_data_threshold(s));
+    const bool dx_events = spiking && pdx &&
+                           kernels::use_backward_events(dy.data(), dy.numel(),
+                                                        kernels::event_backward_data_threshold(s));
     const bool dw_events = spiking && pdw &&
                            kernels::use_backward_events(x.value().data(), x.value().numel(),
                                                         kernels::event_backward_weights_threshold(s));
