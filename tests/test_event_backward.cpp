@@ -225,6 +225,11 @@ TEST(EventBackward, AutomaticChoiceFollowsDensity) {
   EXPECT_TRUE(kernels::use_backward_events(empty.data(), 1000, kernels::event_backward_weights_threshold(s)));
   EXPECT_FALSE(kernels::use_backward_events(full.data(), 1000, kernels::event_backward_weights_threshold(s)));
   EXPECT_FALSE(kernels::use_backward_events(full.data(), 1000, kernels::event_backward_data_threshold(s)));
+  // Large inputs are judged on a sample: 20 % nonzeros is below 25 % and above 15 %.
+  Rng rng(9);
+  std::vector<float> fifth = sparse(100000, 0.2, false, rng);
+  EXPECT_TRUE(kernels::use_backward_events(fifth.data(), 100000, 0.25));
+  EXPECT_FALSE(kernels::use_backward_events(fifth.data(), 100000, 0.15));
   // Only the AVX-512 kernels beat oneDNN at the 25 % of dy behind a 2x2 max-pool.
   const bool avx512 = kernels::cpu_has_avx512f();
   EXPECT_EQ(kernels::event_backward_data_threshold(s) >= 0.25, avx512);

@@ -22,11 +22,26 @@ double event_backward_data_threshold(const Conv2dShape& s) {
   return cpu_has_avx512f() && event_conv2d_backward_data_avx512_fits(s) ? 0.5 : 0.08;
 }
 
+namespace {
+// The nonzero fraction of one 64-float run in every 8: the choice only needs the side of the
+// threshold, and a full pass over a [T, N, 64, 8, 8] dy cost 2 % of a training step.
+double sampled_nonzero_fraction(const float* v, int64_t n) {
+  constexpr int64_t kRun = 64, kStride = 8 * kRun;
+  if (n < kStride) return nonzero_fraction(v, n);
+  int64_t nonzero = 0, seen = 0;
+  for (int64_t i = 0; i + kRun <= n; i += kStride) {
+    for (int64_t j = 0; j < kRun; ++j) nonzero += v[i + j] != 0.0f;
+    seen += kRun;
+  }
+  return static_cast<double>(nonzero) / static_cast<double>(seen);
+}
+}  // namespace
+
 bool use_backward_events(const float* v, int64_t n, double threshold) {
   switch (event_mode()) {
     case EventMode::dense: return false;
     case EventMode::events: return true;
-    case EventMode::automatic: return nonzero_fraction(v, n) <= threshold;
+    case EventMode::automatic: return sampled_nonzero_fraction(v, n) <= threshold;
   }
   return false;
 }
