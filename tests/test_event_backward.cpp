@@ -151,7 +151,7 @@ TEST(EventBackward, KernelsMatchReferenceAcrossShapesAndDensities) {
 }
 
 TEST(EventBackward, Avx512KernelsMatchPlainLoops) {
-  if (!kernels::cpu_has_avx512f()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  if (!kernels::cpu_has_avx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
   int fitted = 0;
   for (const Case& k : cases()) {
     const Conv2dShape& s = k.s;
@@ -231,7 +231,7 @@ TEST(EventBackward, AutomaticChoiceFollowsDensity) {
   EXPECT_TRUE(kernels::use_backward_events(fifth.data(), 100000, 0.25));
   EXPECT_FALSE(kernels::use_backward_events(fifth.data(), 100000, 0.15));
   // Only the AVX-512 kernels beat oneDNN at the 25 % of dy behind a 2x2 max-pool.
-  const bool avx512 = kernels::cpu_has_avx512f();
+  const bool avx512 = kernels::cpu_has_avx512();
   EXPECT_EQ(kernels::event_backward_data_threshold(s) >= 0.25, avx512);
   kernels::EventModeGuard guard(kernels::EventMode::dense);
   EXPECT_FALSE(kernels::use_backward_events(empty.data(), 1000, kernels::event_backward_data_threshold(s)));

@@ -15,11 +15,11 @@ namespace frugal::kernels {
 // the AVX-512 kernels beat oneDNN up to ~60 % spikes in x (weights) and ~55 % nonzeros in dy
 // (data); the AVX2 loops up to ~20 % and ~10 % (docs/snn.md). The thresholds keep a margin.
 double event_backward_weights_threshold(const Conv2dShape& s) {
-  return cpu_has_avx512f() && event_conv2d_backward_weights_avx512_fits(s) ? 0.5 : 0.15;
+  return cpu_has_avx512() && event_conv2d_backward_weights_avx512_fits(s) ? 0.5 : 0.15;
 }
 
 double event_backward_data_threshold(const Conv2dShape& s) {
-  return cpu_has_avx512f() && event_conv2d_backward_data_avx512_fits(s) ? 0.5 : 0.08;
+  return cpu_has_avx512() && event_conv2d_backward_data_avx512_fits(s) ? 0.5 : 0.08;
 }
 
 namespace {
@@ -46,20 +46,23 @@ bool use_backward_events(const float* v, int64_t n, double threshold) {
   return false;
 }
 
-bool cpu_has_avx512f() {
-  static const bool has = __builtin_cpu_supports("avx512f");
+bool cpu_has_avx512() {
+  // The *_avx512.cpp files are built with F, BW, VL, DQ and FMA: the compiler may use any of them.
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                          __builtin_cpu_supports("fma");
   return has;
 }
 
 void event_conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* db) {
-  if (cpu_has_avx512f() && event_conv2d_backward_weights_avx512_fits(s))
+  if (cpu_has_avx512() && event_conv2d_backward_weights_avx512_fits(s))
     return event_conv2d_backward_weights_avx512(s, x, dy, dw, db);
   if (cpu_has_avx2()) return event_conv2d_backward_weights_avx2(s, x, dy, dw, db);
   event_conv2d_backward_weights_ref(s, x, dy, dw, db);
 }
 
 void event_conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
-  if (cpu_has_avx512f() && event_conv2d_backward_data_avx512_fits(s))
+  if (cpu_has_avx512() && event_conv2d_backward_data_avx512_fits(s))
     return event_conv2d_backward_data_avx512(s, dy, w, dx);
   if (cpu_has_avx2()) return event_conv2d_backward_data_avx2(s, dy, w, dx);
   event_conv2d_backward_data_ref(s, dy, w, dx);
@@ -67,7 +70,7 @@ void event_conv2d_backward_data(const Conv2dShape& s, const float* dy, const flo
 
 void event_conv2d_backward(const Conv2dShape& s, const float* x, const float* dy, const float* w, float* dx,
                            float* dw, float* db) {
-  const bool fast = cpu_has_avx512f() && (!dx || event_conv2d_backward_data_avx512_fits(s)) &&
+  const bool fast = cpu_has_avx512() && (!dx || event_conv2d_backward_data_avx512_fits(s)) &&
                     (!dw || event_conv2d_backward_weights_avx512_fits(s));
   if (fast) return event_conv2d_backward_avx512(s, x, dy, w, dx, dw, db);
   if (dx) event_conv2d_backward_data(s, dy, w, dx);

@@ -38,8 +38,8 @@ void event_conv2d_backward_data_ref(const Conv2dShape& s, const float* dy, const
 void event_conv2d_backward_weights_avx2(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* db);
 void event_conv2d_backward_data_avx2(const Conv2dShape& s, const float* dy, const float* w, float* dx);
 
-// AVX-512 versions; call only when cpu_has_avx512f() and the *_fits test holds.
-bool cpu_has_avx512f();
+// AVX-512 versions; call only when cpu_has_avx512() and the *_fits test holds.
+bool cpu_has_avx512();
 bool event_conv2d_backward_weights_avx512_fits(const Conv2dShape& s);
 bool event_conv2d_backward_data_avx512_fits(const Conv2dShape& s);
 void event_conv2d_backward_weights_avx512(const Conv2dShape& s, const float* x, const float* dy, float* dw,
