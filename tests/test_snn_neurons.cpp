@@ -204,7 +204,7 @@ TEST(Surrogate, IsTheDerivativeOfItsSmoothStep) {
 
 TEST(LifKernel, FastEqualsReferenceBitForBit) {
   if (!kernels::cpu_has_avx2()) GTEST_SKIP() << "no AVX2";
-  for (int64_t n : {1, 7, 8, 31, 33, 45, 100}) {
+  for (int64_t n : {1, 7, 8, 31, 33, 45, 100, 1100}) {  // 1100: whole 512-neuron backward blocks too
     for (int64_t T : {1, 6, 13}) {
       for (bool cuba : {false, true}) {
         for (Reset reset : kResets) {

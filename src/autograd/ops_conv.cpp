@@ -8,6 +8,7 @@
 #include "frugal/kernels/conv2d.h"
 #include "frugal/kernels/conv2d_pool.h"
 #include "frugal/kernels/event.h"
+#include "frugal/kernels/event_backward.h"
 #include "frugal/kernels/pool2d.h"
 
 namespace frugal::autograd {
@@ -65,8 +66,25 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
     Tensor dx = x.requires_grad() ? Tensor::empty(x.shape()) : Tensor();
     Tensor dw = w.requires_grad() || b.requires_grad() ? Tensor::empty(w.shape()) : Tensor();
     Tensor db = dw.defined() ? Tensor::empty({s.o}) : Tensor();
-    kernels::conv2d_backward(s, x.value().data(), dy.data(), w.value().data(), dx.defined() ? dx.data() : nullptr,
-                             dw.defined() ? dw.data() : nullptr, db.defined() ? db.data() : nullptr);
+    float* pdx = dx.defined() ? dx.data() : nullptr;
+    float* pdw = dw.defined() ? dw.data() : nullptr;
+    float* pdb = db.defined() ? db.data() : nullptr;
+    // In a spiking net (a time-folded [T, N, C, H, W] input), spikes in x and the max-pool's zeros
+    // in dy make either product event-driven. Other convs keep oneDNN, whose results the fused
+    // conv + pool op reproduces bit for bit.
+    const bool spiking = x.shape().size() == 5;
+    const bool dx_events = spiking && pdx &&
+                           kernels::use_backward_events(dy.data(), dy.numel(),
+                                                        kernels::event_backward_data_threshold(s));
+    const bool dw_events = spiking && pdw &&
+                           kernels::use_backward_events(x.value().data(), x.value().numel(),
+                                                        kernels::event_backward_weights_threshold(s));
+    if (dx_events || dw_events)
+      kernels::event_conv2d_backward(s, x.value().data(), dy.data(), w.value().data(), dx_events ? pdx : nullptr,
+                                     dw_events ? pdw : nullptr, dw_events ? pdb : nullptr);
+    if ((pdx && !dx_events) || (pdw && !dw_events))
+      kernels::conv2d_backward(s, x.value().data(), dy.data(), w.value().data(), dx_events ? nullptr : pdx,
+                               dw_events ? nullptr : pdw, dw_events ? nullptr : pdb);
     if (x.requires_grad()) x.add_grad(dx);
     if (w.requires_grad()) w.add_grad(dw);
     if (b.requires_grad()) b.add_grad(db);

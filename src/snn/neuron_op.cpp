@@ -32,7 +32,8 @@ Tensor expand_param(const Var& p, const Var& x, bool clamp01, const std::string&
   const float* src = p.value().data();
   for (int64_t i = 0; i < n; ++i) {
     float v = src[i % count];
-    require(std::isfinite(v), what + ": value " + std::to_string(v) + " is not finite");
+    // Not require(): its message would be formatted for every element, a tenth of training time.
+    if (!std::isfinite(v)) throw Error(what + ": value " + std::to_string(v) + " is not finite");
     if (clamp01) v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
     out[i] = v;
   }

@@ -12,6 +12,10 @@ namespace {
 
 constexpr int kLanes = 8;
 constexpr int kVectors = 4;  // per block: independent recurrences in flight
+// The reverse pass reads each step at a stride of n floats: 2 KiB contiguous per step and stream
+// keep many cache lines in flight (4 vectors, 128 bytes, left it waiting on memory: 2x slower in
+// bench/lif_backward.cpp). Its state (carries and sums) then lives in L1 instead of registers.
+constexpr int kBackwardVectors = 64;
 
 template <bool Masked>
 inline __m256 ld(const float* p, __m256i m) {
@@ -200,11 +204,11 @@ void cuba_backward_block(const LifArgs& a, int64_t i0, __m256i m, const float* s
   }
 }
 
-// Splits n neurons into blocks of kVectors x kLanes (one OpenMP job each) and a last job that
+// Splits n neurons into blocks of `vectors` x kLanes (one OpenMP job each) and a last job that
 // takes the remaining whole vectors and the partial one under a lane mask.
 template <typename Full, typename Part>
-void for_each_block(int64_t n, Full full, Part part) {
-  const int64_t block = kVectors * kLanes;
+void for_each_block(int64_t n, Full full, Part part, int64_t vectors = kVectors) {
+  const int64_t block = vectors * kLanes;
   const int64_t blocks = n / block;
 #pragma omp parallel for schedule(static)
   for (int64_t j = 0; j <= blocks; ++j) {
@@ -234,8 +238,9 @@ void lif_backward_avx2(const LifArgs& a, const float* mem, const float* diff_spi
                        const LifGrads& g) {
   const __m256i all = _mm256_set1_epi32(-1);
   for_each_block(
-      a.n, [&](int64_t i0) { lif_backward_block<kVectors, false>(a, i0, all, mem, diff_spikes, diff_mem, g); },
-      [&](int64_t i0, __m256i m) { lif_backward_block<1, true>(a, i0, m, mem, diff_spikes, diff_mem, g); });
+      a.n, [&](int64_t i0) { lif_backward_block<kBackwardVectors, false>(a, i0, all, mem, diff_spikes, diff_mem, g); },
+      [&](int64_t i0, __m256i m) { lif_backward_block<1, true>(a, i0, m, mem, diff_spikes, diff_mem, g); },
+      kBackwardVectors);
 }
 
 void cuba_lif_forward_avx2(const LifArgs& a, const float* src, float* spikes, float* syn, float* mem) {
