@@ -1,9 +1,10 @@
 // conv2d and 2-D pooling. A 5-D input [T, N, C, H, W] (a spiking net's sequence) is folded into
 // the batch, so one convolution covers every time step. Sparse (spiking) inputs take the
-// event-driven kernel (kernels/event.h).
+// event-driven kernel (kernels/event.h), in inference fused with a following 2x2 max-pool.
 #include <cstring>
 
 #include "frugal/autograd/ops.h"
+#include "frugal/autograd/ops_inference.h"
 #include "frugal/core/error.h"
 #include "frugal/kernels/conv2d.h"
 #include "frugal/kernels/event.h"
@@ -23,9 +24,8 @@ Shape restore_time(const Shape& in, int64_t c, int64_t h, int64_t w) {
   if (in.size() == 5) return {in[0], in[1], c, h, w};
   return {in[0], c, h, w};
 }
-}  // namespace
 
-Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
+kernels::Conv2dShape conv_shape(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
   Shape xs = as_4d(x.shape(), "conv2d");
   const Shape& ws = w.shape();
   require(ws.size() == 4, "conv2d: weight must be [O, C/groups, KH, KW], got " + shape_str(ws));
@@ -46,9 +46,15 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
               std::to_string(p.groups));
   require(s.oh() > 0 && s.ow() > 0, "conv2d: kernel larger than padded input " + shape_str(x.shape()));
   require(!b.defined() || b.value().numel() == s.o, "conv2d: bias must have " + std::to_string(s.o) + " elements");
+  return s;
+}
+}  // namespace
+
+Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
+  const kernels::Conv2dShape s = conv_shape(x, w, b, p);
   Tensor y = Tensor::empty(restore_time(x.shape(), s.o, s.oh(), s.ow()));
   const float* bias = b.defined() ? b.value().data() : nullptr;
-  if (kernels::use_events(x.value().data(), x.value().numel()))
+  if (kernels::use_events(kernels::EventOp::conv2d, x.value().data(), x.value().numel()))
     kernels::event_conv2d_forward(s, x.value().data(), w.value().data(), bias, y.data());
   else
     kernels::conv2d_forward(s, x.value().data(), w.value().data(), bias, y.data());
@@ -63,6 +69,18 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
     if (w.requires_grad()) w.add_grad(dw);
     if (b.requires_grad()) b.add_grad(db);
   });
+}
+
+Var conv2d_max_pool2(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
+  const bool taped = grad_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
+  const kernels::Conv2dShape s = conv_shape(x, w, b, p);
+  if (taped || s.oh() < 2 || s.ow() < 2 ||
+      !kernels::use_events(kernels::EventOp::conv2d, x.value().data(), x.value().numel()))
+    return max_pool2d(conv2d(x, w, b, p), 2, 2, 0);
+  Tensor y = Tensor::empty(restore_time(x.shape(), s.o, s.oh() / 2, s.ow() / 2));
+  kernels::event_conv2d_max_pool2_forward(s, x.value().data(), w.value().data(),
+                                          b.defined() ? b.value().data() : nullptr, y.data());
+  return Var(y);
 }
 
 namespace {
@@ -86,9 +104,10 @@ Var max_pool2d(const Var& x, int kernel, int stride, int pad) {
   kernels::Pool2dShape s = pool_shape(x, kernel, stride, pad, "max_pool2d");
   Shape ys = restore_time(x.shape(), as_4d(x.shape(), "max_pool2d")[1], s.oh(), s.ow());
   Tensor y = Tensor::empty(ys);
-  // The argmax indices live in a tracked float-sized buffer so their bytes are counted too.
-  Tensor argmax = Tensor::empty(ys);
-  auto* idx = reinterpret_cast<int32_t*>(argmax.data());
+  // The argmax indices live in a tracked float-sized buffer so their bytes are counted too; only
+  // backward reads them, so inference (no tape) skips them.
+  Tensor argmax = grad_enabled() && x.requires_grad() ? Tensor::empty(ys) : Tensor();
+  auto* idx = argmax.defined() ? reinterpret_cast<int32_t*>(argmax.data()) : nullptr;
   kernels::max_pool2d_forward(s, x.value().data(), y.data(), idx);
   return record(y, {x}, [x, s, argmax](const Tensor& dy) {
     Tensor dx = Tensor::empty(x.shape());

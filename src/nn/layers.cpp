@@ -1,8 +1,10 @@
 #include "frugal/nn/layers.h"
 
 #include <cmath>
+#include <typeinfo>
 
 #include "frugal/autograd/ops.h"
+#include "frugal/autograd/ops_inference.h"
 #include "frugal/core/error.h"
 
 namespace frugal::nn {
@@ -116,15 +118,31 @@ Var Normalize::forward(const Var& x) { return autograd::scale(x, 1.0f / std, -me
 
 Var Dropout::forward(const Var& x) { return autograd::dropout(x, p, training_, rng); }
 
-Var Sequential::forward(const Var& x) {
+Var Sequential::forward(const Var& x) { return forward_layers(x, layers.size()); }
+
+Var Sequential::forward_layers(const Var& x, size_t end) {
+  require(end <= layers.size(), "sequential: " + std::to_string(end) + " layers asked of " +
+                                    std::to_string(layers.size()));
   Var h = x;
-  for (size_t i = 0; i < layers.size(); ++i) {
+  for (size_t i = 0; i < end; ++i) {
     // ReLU is monotonic, so it commutes with max-pooling: pooling first applies the ReLU (and
     // its backward pass) to a quarter of the values. Same outputs, same gradients.
-    if (i + 1 < layers.size() && layers[i]->type() == "relu" && layers[i + 1]->type() == "maxpool2d") {
+    if (i + 1 < end && layers[i]->type() == "relu" && layers[i + 1]->type() == "maxpool2d") {
       h = layers[i]->forward(layers[i + 1]->forward(h));
       ++i;
       continue;
+    }
+    // Inference: a plain conv whose output feeds only a 2x2 max-pool yields the pooled values
+    // directly (autograd::conv2d_max_pool2), without the full-resolution output.
+    if (!autograd::grad_enabled() && i + 1 < end && typeid(*layers[i]) == typeid(Conv2d) &&
+        typeid(*layers[i + 1]) == typeid(MaxPool2d)) {
+      const auto& conv = static_cast<const Conv2d&>(*layers[i]);
+      const auto& pool = static_cast<const MaxPool2d&>(*layers[i + 1]);
+      if (pool.kernel == 2 && pool.stride == 2 && pool.pad == 0) {
+        h = autograd::conv2d_max_pool2(h, conv.weight, conv.bias, {conv.stride, conv.pad, conv.groups});
+        ++i;
+        continue;
+      }
     }
     h = layers[i]->forward(h);
   }

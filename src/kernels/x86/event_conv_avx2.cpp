@@ -1,0 +1,167 @@
+// AVX2 event-driven conv2d forward (event.h), event_conv_avx512.cpp with 8-lane vectors: output-
+// stationary, 8 output channels per vector, up to 64 per pass. Each output adds its terms in ref::conv2d_forward's (ci, ky, kx) order, a
+// spike of value 1.0 adds its weight tap as is (1·w = w), any other value multiplies first, and
+// nothing is contracted into an FMA, so results equal the dense reference bit for bit.
+#pragma GCC optimize("fp-contract=off")
+#include <immintrin.h>
+#include <omp.h>
+
+#include "frugal/kernels/event.h"
+#include "nm_batch_tiles.h"
+
+namespace frugal::kernels {
+
+namespace {
+
+constexpr int64_t kLanes = 8;
+
+// One sample's input with its nonzeros as bit rows: bit pad + ix of row (c, iy) is set where
+// x[c, iy, ix] != 0 (NaN counts, as in the reference), so padding columns read as zero bits.
+struct Sample {
+  const float* x;
+  const uint64_t* bits;
+  int64_t words;
+};
+
+// Bits [start, start + len) of a bit row, len <= 64.
+inline uint64_t window(const uint64_t* row, int64_t words, int64_t start, int64_t len) {
+  const int64_t wd = start >> 6, sh = start & 63;
+  uint64_t m = row[wd] >> sh;
+  if (sh != 0 && wd + 1 < words) m |= row[wd + 1] << (64 - sh);
+  return len >= 64 ? m : m & ((uint64_t{1} << len) - 1);
+}
+
+// Fills bits; returns whether every nonzero input is exactly 1.0 (binary spikes).
+bool build_bits(const Conv2dShape& s, const float* x, uint64_t* bits, int64_t words) {
+  const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t i = 0; i < s.c * s.h * words; ++i) bits[i] = 0;
+  bool binary = true;
+  for (int64_t r = 0; r < s.c * s.h; ++r) {
+    const float* xr = x + r * s.w;
+    uint64_t* br = bits + r * words;
+    for (int64_t ix = 0; ix < s.w; ix += kLanes) {
+      const int64_t n = s.w - ix < kLanes ? s.w - ix : kLanes;
+      const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), lane);
+      const __m256 v = _mm256_maskload_ps(xr + ix, lanes);
+      const __m256 nz = _mm256_and_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_UQ), _mm256_castsi256_ps(lanes));
+      if (_mm256_movemask_ps(_mm256_and_ps(nz, _mm256_cmp_ps(v, one, _CMP_NEQ_UQ)))) binary = false;
+      const uint64_t m = static_cast<uint64_t>(_mm256_movemask_ps(nz));
+      const int64_t pos = s.pad + ix, wi = pos >> 6, sh = pos & 63;
+      br[wi] |= m << sh;
+      if (sh > 64 - kLanes && wi + 1 < words) br[wi + 1] |= m >> (64 - sh);
+    }
+  }
+  return binary;
+}
+
+// Output channels [off, off + NV·8) of group g at conv output position (oy, ox) into a.
+template <int NV, bool Binary>
+inline void conv_at(const Conv2dShape& s, const EventConvWeights& w, const Sample& in, int64_t g, int64_t off,
+                    int64_t oy, int64_t ox, __m256* a) {
+  const int64_t cg = s.c / s.groups, per = s.kh * s.kw, cpw = 64 / per, c_end = (g + 1) * cg;
+  const int64_t iy0 = oy * s.stride - s.pad;
+  const int64_t ky_lo = iy0 < 0 ? -iy0 : 0, ky_hi = s.h - iy0 < s.kh ? s.h - iy0 : s.kh;
+  const float* bias = w.bias + g * w.opad + off;
+  for (int v = 0; v < NV; ++v) a[v] = _mm256_loadu_ps(bias + v * kLanes);
+  // The receptive fields of cpw input channels share one 64-bit mask: bit (c - c0)·per + ky·kw + kx,
+  // which is also the offset of the weight tap in wt.
+  for (int64_t c0 = g * cg; c0 < c_end; c0 += cpw) {
+    const int64_t c1 = c0 + cpw < c_end ? c0 + cpw : c_end;
+    uint64_t m = 0;
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t ky = ky_lo; ky < ky_hi; ++ky)
+        m |= window(in.bits + (c * s.h + iy0 + ky) * in.words, in.words, ox * s.stride, s.kw)
+             << ((c - c0) * per + ky * s.kw);
+    const float* taps = w.wt + c0 * per * w.opad + off;
+    while (m != 0) {
+      const int64_t bit = __builtin_ctzll(m);
+      m &= m - 1;
+      const float* wk = taps + bit * w.opad;
+      if constexpr (Binary) {
+        for (int v = 0; v < NV; ++v) a[v] = _mm256_add_ps(a[v], _mm256_loadu_ps(wk + v * kLanes));
+      } else {
+        const int64_t c = c0 + bit / per, ky = bit % per / s.kw, kx = bit % s.kw;
+        const __m256 xv = _mm256_set1_ps(in.x[(c * s.h + iy0 + ky) * s.w + ox * s.stride - s.pad + kx]);
+        for (int v = 0; v < NV; ++v) a[v] = _mm256_add_ps(a[v], _mm256_mul_ps(xv, _mm256_loadu_ps(wk + v * kLanes)));
+      }
+    }
+  }
+}
+
+// Those channels at every output position into acc [positions, ld]. With w.pool = 2 a position is
+// a 2x2 window of conv outputs reduced as kernels::max_pool2d_forward does (row by row, a value
+// that is not <= the best replaces it), so the pooled values equal conv-then-pool bit for bit.
+template <int NV, bool Binary>
+void channel_block(const Conv2dShape& s, const EventConvWeights& w, const Sample& in, int64_t g, int64_t off,
+                   float* acc, int64_t ld) {
+  const int64_t pool = w.pool, ph = s.oh() / pool, pw = s.ow() / pool;
+  for (int64_t py = 0; py < ph; ++py)
+    for (int64_t px = 0; px < pw; ++px) {
+      __m256 best[NV];
+      conv_at<NV, Binary>(s, w, in, g, off, py * pool, px * pool, best);
+      for (int64_t k = 1; k < pool * pool; ++k) {
+        __m256 a[NV];
+        conv_at<NV, Binary>(s, w, in, g, off, py * pool + k / pool, px * pool + k % pool, a);
+        for (int v = 0; v < NV; ++v) {
+          best[v] = _mm256_blendv_ps(best[v], a[v], _mm256_cmp_ps(a[v], best[v], _CMP_NLE_UQ));
+        }
+      }
+      float* dst = acc + (py * pw + px) * ld + g * w.opad + off;
+      for (int v = 0; v < NV; ++v) _mm256_storeu_ps(dst + v * kLanes, best[v]);
+    }
+}
+
+template <bool Binary>
+void channel_blocks(const Conv2dShape& s, const EventConvWeights& w, const Sample& in, float* acc, int64_t ld) {
+  for (int64_t g = 0; g < s.groups; ++g)
+    for (int64_t off = 0; off < w.opad; off += 8 * kLanes) {
+      switch ((w.opad - off) / kLanes) {
+        case 2: channel_block<2, Binary>(s, w, in, g, off, acc, ld); break;
+        case 4: channel_block<4, Binary>(s, w, in, g, off, acc, ld); break;
+        case 6: channel_block<6, Binary>(s, w, in, g, off, acc, ld); break;
+        default: channel_block<8, Binary>(s, w, in, g, off, acc, ld); break;
+      }
+    }
+}
+
+// acc [oh·ow, ld] (channel-last, padded) to the sample's NCHW output.
+void to_nchw(const Conv2dShape& s, const EventConvWeights& w, const float* acc, int64_t ld, float* y) {
+  const int64_t og = s.o / s.groups, hw = (s.oh() / w.pool) * (s.ow() / w.pool);
+  for (int64_t g = 0; g < s.groups; ++g)
+    for (int64_t o0 = 0; o0 < og; o0 += 8)
+      for (int64_t p0 = 0; p0 < hw; p0 += 8) {
+        const float* in = acc + p0 * ld + g * w.opad + o0;
+        float* out = y + (g * og + o0) * hw + p0;
+        if (o0 + 8 <= og && p0 + 8 <= hw) {
+          transpose8x8(in, ld, out, hw);
+          continue;
+        }
+        for (int64_t o = 0; o < 8 && o0 + o < og; ++o)
+          for (int64_t p = 0; p < 8 && p0 + p < hw; ++p) out[o * hw + p] = in[p * ld + o];
+      }
+}
+
+}  // namespace
+
+void event_conv2d_avx2(const Conv2dShape& s, const EventConvWeights& w, const float* x, float* y, float* workspace) {
+  const int64_t words = (s.w + 2 * s.pad + 63) / 64, ld = s.groups * w.opad;
+  const int64_t bit_floats = (s.c * s.h * words * 2 + 15) / 16 * 16;
+  const int64_t per_thread = event_conv2d_workspace_floats(s, w.opad);
+  const int64_t in_size = s.c * s.h * s.w, out_size = s.o * (s.oh() / w.pool) * (s.ow() / w.pool);
+#pragma omp parallel
+  {
+    float* ws = workspace + omp_get_thread_num() * per_thread;
+    auto* bits = reinterpret_cast<uint64_t*>(ws);
+    float* acc = ws + bit_floats;
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < s.n; ++n) {
+      Sample in{x + n * in_size, bits, words};
+      if (build_bits(s, in.x, bits, words)) channel_blocks<true>(s, w, in, acc, ld);
+      else channel_blocks<false>(s, w, in, acc, ld);
+      to_nchw(s, w, acc, ld, y + n * out_size);
+    }
+  }
+}
+
+}  // namespace frugal::kernels
