@@ -17,10 +17,15 @@ constexpr int64_t kLanes = 8;
 
 // One sample's input with its nonzeros as bit rows: bit pad + ix of row (c, iy) is set where
 // x[c, iy, ix] != 0 (NaN counts, as in the reference), so padding columns read as zero bits.
+// rf holds, per input channel and output position, the receptive field's bits (bit ky·kw + kx).
+// The sizes derived from the shape are computed once per call: divisions in the per-position
+// code cost as much as the adds of a sparse field.
 struct Sample {
   const float* x;
   const uint64_t* bits;
   int64_t words;
+  const uint64_t* rf;  // [C, OH, OW]
+  int64_t oh, ow, cg, per, cpw;  // output size, channels per group, taps, channels per 64-bit mask
 };
 
 // Bits [start, start + len) of a bit row, len <= 64.
@@ -55,13 +60,37 @@ bool build_bits(const Conv2dShape& s, const float* x, uint64_t* bits, int64_t wo
   return binary;
 }
 
+// Receptive-field masks of every channel and output position: each row window is cut once (win,
+// [C, H, OW]) and the kh windows of a field stacked, instead of cutting kh·C windows per position.
+void build_fields(const Conv2dShape& s, const uint64_t* bits, int64_t words, uint64_t* win, uint64_t* rf) {
+  const int64_t oh = s.oh(), ow = s.ow();
+  const uint64_t taps = s.kw >= 64 ? ~uint64_t{0} : (uint64_t{1} << s.kw) - 1;
+  for (int64_t r = 0; r < s.c * s.h; ++r) {
+    if (words == 1) {
+      for (int64_t ox = 0; ox < ow; ++ox) win[r * ow + ox] = (bits[r] >> (ox * s.stride)) & taps;
+      continue;
+    }
+    for (int64_t ox = 0; ox < ow; ++ox) win[r * ow + ox] = window(bits + r * words, words, ox * s.stride, s.kw);
+  }
+  for (int64_t c = 0; c < s.c; ++c)
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      uint64_t* dst = rf + (c * oh + oy) * ow;
+      for (int64_t ox = 0; ox < ow; ++ox) dst[ox] = 0;
+      const int64_t iy0 = oy * s.stride - s.pad;
+      for (int64_t ky = 0; ky < s.kh; ++ky) {
+        if (iy0 + ky < 0 || iy0 + ky >= s.h) continue;
+        const uint64_t* src = win + (c * s.h + iy0 + ky) * ow;
+        for (int64_t ox = 0; ox < ow; ++ox) dst[ox] |= src[ox] << (ky * s.kw);
+      }
+    }
+}
+
 // Output channels [off, off + NV·8) of group g at conv output position (oy, ox) into a.
 template <int NV, bool Binary>
 inline void conv_at(const Conv2dShape& s, const EventConvWeights& w, const Sample& in, int64_t g, int64_t off,
                     int64_t oy, int64_t ox, __m256* a) {
-  const int64_t cg = s.c / s.groups, per = s.kh * s.kw, cpw = 64 / per, c_end = (g + 1) * cg;
-  const int64_t iy0 = oy * s.stride - s.pad;
-  const int64_t ky_lo = iy0 < 0 ? -iy0 : 0, ky_hi = s.h - iy0 < s.kh ? s.h - iy0 : s.kh;
+  const int64_t cg = in.cg, per = in.per, cpw = in.cpw, c_end = (g + 1) * cg;
+  const int64_t oh = in.oh, ow = in.ow, iy0 = oy * s.stride - s.pad;
   const float* bias = w.bias + g * w.opad + off;
   for (int v = 0; v < NV; ++v) a[v] = _mm256_loadu_ps(bias + v * kLanes);
   // The receptive fields of cpw input channels share one 64-bit mask: bit (c - c0)·per + ky·kw + kx,
@@ -69,10 +98,7 @@ inline void conv_at(const Conv2dShape& s, const EventConvWeights& w, const Sampl
   for (int64_t c0 = g * cg; c0 < c_end; c0 += cpw) {
     const int64_t c1 = c0 + cpw < c_end ? c0 + cpw : c_end;
     uint64_t m = 0;
-    for (int64_t c = c0; c < c1; ++c)
-      for (int64_t ky = ky_lo; ky < ky_hi; ++ky)
-        m |= window(in.bits + (c * s.h + iy0 + ky) * in.words, in.words, ox * s.stride, s.kw)
-             << ((c - c0) * per + ky * s.kw);
+    for (int64_t c = c0; c < c1; ++c) m |= in.rf[(c * oh + oy) * ow + ox] << ((c - c0) * per);
     const float* taps = w.wt + c0 * per * w.opad + off;
     while (m != 0) {
       const int64_t bit = __builtin_ctzll(m);
@@ -81,7 +107,7 @@ inline void conv_at(const Conv2dShape& s, const EventConvWeights& w, const Sampl
       if constexpr (Binary) {
         for (int v = 0; v < NV; ++v) a[v] = _mm256_add_ps(a[v], _mm256_loadu_ps(wk + v * kLanes));
       } else {
-        const int64_t c = c0 + bit / per, ky = bit % per / s.kw, kx = bit % s.kw;
+        const int64_t c = c0 + bit / per, ky = bit % per / s.kw, kx = bit % per % s.kw;
         const __m256 xv = _mm256_set1_ps(in.x[(c * s.h + iy0 + ky) * s.w + ox * s.stride - s.pad + kx]);
         for (int v = 0; v < NV; ++v) a[v] = _mm256_add_ps(a[v], _mm256_mul_ps(xv, _mm256_loadu_ps(wk + v * kLanes)));
       }
@@ -95,7 +121,7 @@ inline void conv_at(const Conv2dShape& s, const EventConvWeights& w, const Sampl
 template <int NV, bool Binary>
 void channel_block(const Conv2dShape& s, const EventConvWeights& w, const Sample& in, int64_t g, int64_t off,
                    float* acc, int64_t ld) {
-  const int64_t pool = w.pool, ph = s.oh() / pool, pw = s.ow() / pool;
+  const int64_t pool = w.pool, ph = in.oh / pool, pw = in.ow / pool;
   for (int64_t py = 0; py < ph; ++py)
     for (int64_t px = 0; px < pw; ++px) {
       __m256 best[NV];
@@ -146,18 +172,23 @@ void to_nchw(const Conv2dShape& s, const EventConvWeights& w, const float* acc, 
 
 void event_conv2d_avx2(const Conv2dShape& s, const EventConvWeights& w, const float* x, float* y, float* workspace) {
   const int64_t words = (s.w + 2 * s.pad + 63) / 64, ld = s.groups * w.opad;
-  const int64_t bit_floats = (s.c * s.h * words * 2 + 15) / 16 * 16;
+  const int64_t bit_words = s.c * s.h * words, win_words = s.c * s.h * s.ow(), rf_words = s.c * s.oh() * s.ow();
+  const int64_t bit_floats = ((bit_words + win_words + rf_words) * 2 + 15) / 16 * 16;
   const int64_t per_thread = event_conv2d_workspace_floats(s, w.opad);
   const int64_t in_size = s.c * s.h * s.w, out_size = s.o * (s.oh() / w.pool) * (s.ow() / w.pool);
 #pragma omp parallel
   {
     float* ws = workspace + omp_get_thread_num() * per_thread;
     auto* bits = reinterpret_cast<uint64_t*>(ws);
+    uint64_t* win = bits + bit_words;
+    uint64_t* rf = win + win_words;
     float* acc = ws + bit_floats;
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < s.n; ++n) {
-      Sample in{x + n * in_size, bits, words};
-      if (build_bits(s, in.x, bits, words)) channel_blocks<true>(s, w, in, acc, ld);
+      const Sample in{x + n * in_size, bits, words, rf, s.oh(), s.ow(), s.c / s.groups, s.kh * s.kw, 64 / (s.kh * s.kw)};
+      const bool binary = build_bits(s, in.x, bits, words);
+      build_fields(s, bits, words, win, rf);
+      if (binary) channel_blocks<true>(s, w, in, acc, ld);
       else channel_blocks<false>(s, w, in, acc, ld);
       to_nchw(s, w, acc, ld, y + n * out_size);
     }
