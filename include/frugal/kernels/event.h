@@ -53,9 +53,10 @@ namespace ref {
 void event_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y);
 }  // namespace ref
 
-// The fast variants are output-stationary: the output channels of one position of one group sit in
-// vector registers while the set bits of a bit mask of the receptive field's spikes add their weight
-// taps, so a binary spike costs one vector add per 16 channels and no load or store of the sum.
+// The fast variants walk the input channels one 64-bit receptive-field mask at a time (those
+// channels' weight taps stay in L1); per output position the output channels' sums sit in vector
+// registers while the mask's set bits add their weight taps, so a binary spike costs one vector add
+// per 16 output channels.
 // Weights come re-laid out once per call: wt [C, KH, KW, opad] holds, for each input channel and
 // tap, the output channels of the channel's group padded with zeros to opad (a multiple of 16);
 // bias [groups, opad], zero where the layer has none. Both variants need KH·KW <= 64.

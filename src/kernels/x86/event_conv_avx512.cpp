@@ -83,53 +83,67 @@ void build_fields(const Conv2dShape& s, const uint64_t* bits, int64_t words, uin
     }
 }
 
-// Output channels [off, off + NV·16) of group g at conv output position (oy, ox) into a.
+// Output channels [off, off + NV·16) of group g at every conv output position into acc
+// [OH·OW, ld]. The outer loop walks the group's input channels cpw at a time (one 64-bit field mask
+// each): their weight taps (2·25·64 floats for the spiking CNN's conv) stay in L1 while every
+// position adds its events to its sums, loaded and stored once per mask. Each output still gets its
+// terms in (ci, ky, kx) order.
 template <int NV, bool Binary>
-inline void conv_at(const Conv2dShape& s, const EventConvWeights& w, const Sample& in, int64_t g, int64_t off,
-                    int64_t oy, int64_t ox, __m512* a) {
-  const int64_t cg = in.cg, per = in.per, cpw = in.cpw, c_end = (g + 1) * cg;
-  const int64_t oh = in.oh, ow = in.ow, iy0 = oy * s.stride - s.pad;
+void accumulate(const Conv2dShape& s, const EventConvWeights& w, const Sample& in, int64_t g, int64_t off, float* acc,
+                int64_t ld) {
+  const int64_t cg = in.cg, per = in.per, cpw = in.cpw, c_end = (g + 1) * cg, oh = in.oh, ow = in.ow;
   const float* bias = w.bias + g * w.opad + off;
-  for (int v = 0; v < NV; ++v) a[v] = _mm512_loadu_ps(bias + v * kLanes);
-  // The receptive fields of cpw input channels share one 64-bit mask: bit (c - c0)·per + ky·kw + kx,
-  // which is also the offset of the weight tap in wt.
+  for (int64_t p = 0; p < oh * ow; ++p)
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(acc + p * ld + g * w.opad + off + v * kLanes, _mm512_loadu_ps(bias + v * kLanes));
   for (int64_t c0 = g * cg; c0 < c_end; c0 += cpw) {
     const int64_t c1 = c0 + cpw < c_end ? c0 + cpw : c_end;
-    uint64_t m = 0;
-    for (int64_t c = c0; c < c1; ++c) m |= in.rf[(c * oh + oy) * ow + ox] << ((c - c0) * per);
     const float* taps = w.wt + c0 * per * w.opad + off;
-    while (m != 0) {
-      const int64_t bit = __builtin_ctzll(m);
-      m &= m - 1;
-      const float* wk = taps + bit * w.opad;
-      if constexpr (Binary) {
-        for (int v = 0; v < NV; ++v) a[v] = _mm512_add_ps(a[v], _mm512_loadu_ps(wk + v * kLanes));
-      } else {
-        const int64_t c = c0 + bit / per, ky = bit % per / s.kw, kx = bit % per % s.kw;
-        const __m512 xv = _mm512_set1_ps(in.x[(c * s.h + iy0 + ky) * s.w + ox * s.stride - s.pad + kx]);
-        for (int v = 0; v < NV; ++v) a[v] = _mm512_add_ps(a[v], _mm512_mul_ps(xv, _mm512_loadu_ps(wk + v * kLanes)));
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        uint64_t m = 0;
+        for (int64_t c = c0; c < c1; ++c) m |= in.rf[(c * oh + oy) * ow + ox] << ((c - c0) * per);
+        if (m == 0) continue;
+        float* dst = acc + (oy * ow + ox) * ld + g * w.opad + off;
+        __m512 a[NV];
+        for (int v = 0; v < NV; ++v) a[v] = _mm512_loadu_ps(dst + v * kLanes);
+        while (m != 0) {
+          const int64_t bit = __builtin_ctzll(m);
+          m &= m - 1;
+          const float* wk = taps + bit * w.opad;
+          if constexpr (Binary) {
+            for (int v = 0; v < NV; ++v) a[v] = _mm512_add_ps(a[v], _mm512_loadu_ps(wk + v * kLanes));
+          } else {
+            const int64_t c = c0 + bit / per, ky = bit % per / s.kw, kx = bit % per % s.kw;
+            const int64_t iy = oy * s.stride - s.pad + ky, ix = ox * s.stride - s.pad + kx;
+            const __m512 xv = _mm512_set1_ps(in.x[(c * s.h + iy) * s.w + ix]);
+            for (int v = 0; v < NV; ++v) a[v] = _mm512_add_ps(a[v], _mm512_mul_ps(xv, _mm512_loadu_ps(wk + v * kLanes)));
+          }
+        }
+        for (int v = 0; v < NV; ++v) _mm512_storeu_ps(dst + v * kLanes, a[v]);
       }
-    }
   }
 }
 
-// Those channels at every output position into acc [positions, ld]. With w.pool = 2 a position is
-// a 2x2 window of conv outputs reduced as kernels::max_pool2d_forward does (row by row, a value
-// that is not <= the best replaces it), so the pooled values equal conv-then-pool bit for bit.
 template <int NV, bool Binary>
 void channel_block(const Conv2dShape& s, const EventConvWeights& w, const Sample& in, int64_t g, int64_t off,
                    float* acc, int64_t ld) {
-  const int64_t pool = w.pool, ph = in.oh / pool, pw = in.ow / pool;
+  accumulate<NV, Binary>(s, w, in, g, off, acc, ld);
+  if (w.pool == 1) return;
+  // 2x2 max-pool in place: pooled position q = py·pw + px is written after its window is read, and
+  // every later window reads positions above q. Reduced as kernels::max_pool2d_forward does (row
+  // by row, a value that is not <= the best replaces it), so it equals conv-then-pool bit for bit.
+  const int64_t ph = in.oh / 2, pw = in.ow / 2, ow = in.ow;
   for (int64_t py = 0; py < ph; ++py)
     for (int64_t px = 0; px < pw; ++px) {
+      const float* base = acc + (2 * py * ow + 2 * px) * ld + g * w.opad + off;
       __m512 best[NV];
-      conv_at<NV, Binary>(s, w, in, g, off, py * pool, px * pool, best);
-      for (int64_t k = 1; k < pool * pool; ++k) {
-        __m512 a[NV];
-        conv_at<NV, Binary>(s, w, in, g, off, py * pool + k / pool, px * pool + k % pool, a);
+      for (int v = 0; v < NV; ++v) best[v] = _mm512_loadu_ps(base + v * kLanes);
+      for (int64_t k = 1; k < 4; ++k) {
+        const float* src = base + ((k / 2) * ow + k % 2) * ld;
         for (int v = 0; v < NV; ++v) {
-          const __mmask16 take = _mm512_cmp_ps_mask(a[v], best[v], _CMP_NLE_UQ);
-          best[v] = _mm512_mask_blend_ps(take, best[v], a[v]);
+          const __m512 a = _mm512_loadu_ps(src + v * kLanes);
+          const __mmask16 take = _mm512_cmp_ps_mask(a, best[v], _CMP_NLE_UQ);
+          best[v] = _mm512_mask_blend_ps(take, best[v], a);
         }
       }
       float* dst = acc + (py * pw + px) * ld + g * w.opad + off;
