@@ -1,7 +1,8 @@
-// The event-driven conv2d forward variants (AVX-512, AVX2, plain event loops), alone and fused with
-// a 2x2 max-pool, against the dense reference convolution (and pooling): bit for bit on odd shapes (stride, padding, groups, channel counts that
-// are not vector multiples, rows wider than one 64-bit mask word), at spike densities from none
-// to all, for binary spikes and for arbitrary nonzero inputs.
+// The event-driven conv2d forward variants (AVX-512, AVX2, plain event loops), alone and fused
+// with a 2x2 max-pool, against the dense reference convolution (and pooling): bit for bit on odd
+// shapes (stride, padding, groups, channel counts that are not vector multiples, rows wider than
+// one 64-bit mask word), at spike densities from none to all, for binary spikes and for arbitrary
+// nonzero inputs.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -34,18 +35,20 @@ bool keep_freed_blocks() {
 }
 
 // Blocks above glibc's largest mmap threshold are still mapped and unmapped on every allocation,
-// and a spiking net's activations ([T, N, ...], 26-110 MB at batch 128-256) all are: in profiles of
-// `frugal eval` a third of the time went to page faults and page zeroing. Freed big blocks are kept
-// and handed out again for a request of the same size. A request that no kept block fits releases
-// kept blocks (oldest first) until live plus kept plus the new block is within the largest footprint
-// the big blocks already had, so the cache never raises the resident set above what the process
-// would have reached without it.
+// and a spiking net's activations ([T, N, ...], 26-110 MB at batch 128-256) mostly are: in profiles
+// of `frugal eval` a third of the time went to page faults and page zeroing. Freed blocks of 8 MiB
+// and more are kept and handed out again: the smallest kept block that holds the request, if it is
+// at most twice its size (so a freed spike train can hold the next layer's smaller output). A
+// request that no kept block fits releases kept blocks (oldest first) until live plus kept plus
+// the new block is within the largest footprint these blocks already had, so the cache never
+// raises the resident set above what the process would have reached without it.
 struct BigBlocks {
   std::mutex mutex;
   std::vector<std::pair<void*, size_t>> kept;
+  std::unordered_map<void*, size_t> live_sizes;  // a block handed out may be larger than asked for
   size_t kept_bytes = 0, live = 0, peak_footprint = 0;
 };
-constexpr size_t kBigBlock = size_t{32} << 20;
+constexpr size_t kBigBlock = size_t{8} << 20;
 
 BigBlocks& big_blocks() {
   static BigBlocks* b = new BigBlocks();  // never destroyed: tensors may be freed during static destruction
@@ -56,14 +59,19 @@ void* alloc_big(size_t rounded) {
   BigBlocks& b = big_blocks();
   {
     std::lock_guard<std::mutex> lock(b.mutex);
-    for (size_t i = 0; i < b.kept.size(); ++i)
-      if (b.kept[i].second == rounded) {
-        void* ptr = b.kept[i].first;
-        b.kept.erase(b.kept.begin() + static_cast<std::ptrdiff_t>(i));
-        b.kept_bytes -= rounded;
-        b.live += rounded;
-        return ptr;
-      }
+    size_t best = b.kept.size();
+    for (size_t i = 0; i < b.kept.size(); ++i) {
+      const size_t size = b.kept[i].second;
+      if (size >= rounded && size / 2 <= rounded && (best == b.kept.size() || size < b.kept[best].second)) best = i;
+    }
+    if (best < b.kept.size()) {
+      const auto [ptr, size] = b.kept[best];
+      b.kept.erase(b.kept.begin() + static_cast<std::ptrdiff_t>(best));
+      b.kept_bytes -= size;
+      b.live += size;
+      b.live_sizes[ptr] = size;
+      return ptr;
+    }
     while (!b.kept.empty() && b.live + b.kept_bytes + rounded > b.peak_footprint) {
       std::free(b.kept.front().first);
       b.kept_bytes -= b.kept.front().second;
@@ -79,16 +87,20 @@ void* alloc_big(size_t rounded) {
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
   std::lock_guard<std::mutex> lock(b.mutex);
   b.live += rounded;
+  b.live_sizes[ptr] = rounded;
   if (b.live + b.kept_bytes > b.peak_footprint) b.peak_footprint = b.live + b.kept_bytes;
   return ptr;
 }
 
-void free_big(void* ptr, size_t rounded) {
+void free_big(void* ptr) {
   BigBlocks& b = big_blocks();
   std::lock_guard<std::mutex> lock(b.mutex);
-  b.live -= rounded;
-  b.kept.emplace_back(ptr, rounded);
-  b.kept_bytes += rounded;
+  const auto it = b.live_sizes.find(ptr);
+  const size_t size = it->second;
+  b.live_sizes.erase(it);
+  b.live -= size;
+  b.kept.emplace_back(ptr, size);
+  b.kept_bytes += size;
 }
 
 size_t rounded_size(size_t bytes) {
@@ -113,7 +125,7 @@ void* tracked_alloc(size_t bytes) {
 void tracked_free(void* ptr, size_t bytes) {
   if (!ptr) return;
   const size_t rounded = rounded_size(bytes);
-  if (rounded >= kBigBlock) free_big(ptr, rounded);
+  if (rounded >= kBigBlock) free_big(ptr);
   else std::free(ptr);
   g_live.fetch_sub(static_cast<int64_t>(bytes));
 }

@@ -98,8 +98,8 @@ int64_t event_conv2d_workspace_floats(const Conv2dShape& s, int64_t opad) {
 
 namespace {
 // pool is 1 (none) or 2 (2x2 max, stride 2).
-void event_conv2d(EventConvVariant v, const Conv2dShape& s, const float* x, const float* w, const float* b, int64_t pool,
-                  float* y) {
+void event_conv2d(EventConvVariant v, const Conv2dShape& s, const float* x, const float* w, const float* b,
+                  int64_t pool, float* y) {
   require(event_conv2d_runs(v), "event_conv2d_forward: this CPU cannot run the requested variant");
   // The fast variants' receptive-field masks hold one input channel's taps in 64 bits.
   if (v == EventConvVariant::ref || s.kh * s.kw > 64) {

@@ -1,7 +1,8 @@
-// AVX2 event-driven conv2d forward (event.h), event_conv_avx512.cpp with 8-lane vectors: output-
-// stationary, 8 output channels per vector, up to 64 per pass. Each output adds its terms in ref::conv2d_forward's (ci, ky, kx) order, a
-// spike of value 1.0 adds its weight tap as is (1·w = w), any other value multiplies first, and
-// nothing is contracted into an FMA, so results equal the dense reference bit for bit.
+// AVX2 event-driven conv2d forward (event.h), event_conv_avx512.cpp with 8-lane vectors: per
+// output position, up to 64 output channels' sums in eight vectors take the weight taps of the set
+// bits of a receptive-field mask. Each output adds its terms in ref::conv2d_forward's (ci, ky, kx)
+// order, a spike of value 1.0 adds its weight tap as is (1·w = w), any other value multiplies
+// first, and nothing is contracted into an FMA, so results equal the dense reference bit for bit.
 #pragma GCC optimize("fp-contract=off")
 #include <immintrin.h>
 #include <omp.h>
@@ -96,7 +97,8 @@ void accumulate(const Conv2dShape& s, const EventConvWeights& w, const Sample& i
   const int64_t cg = in.cg, per = in.per, cpw = in.cpw, c_end = (g + 1) * cg, oh = in.oh, ow = in.ow;
   const float* bias = w.bias + g * w.opad + off;
   for (int64_t p = 0; p < oh * ow; ++p)
-    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(acc + p * ld + g * w.opad + off + v * kLanes, _mm256_loadu_ps(bias + v * kLanes));
+    for (int v = 0; v < NV; ++v)
+      _mm256_storeu_ps(acc + p * ld + g * w.opad + off + v * kLanes, _mm256_loadu_ps(bias + v * kLanes));
   for (int64_t c0 = g * cg; c0 < c_end; c0 += cpw) {
     const int64_t c1 = c0 + cpw < c_end ? c0 + cpw : c_end;
     const float* taps = w.wt + c0 * per * w.opad + off;
@@ -118,7 +120,8 @@ void accumulate(const Conv2dShape& s, const EventConvWeights& w, const Sample& i
             const int64_t c = c0 + bit / per, ky = bit % per / s.kw, kx = bit % per % s.kw;
             const int64_t iy = oy * s.stride - s.pad + ky, ix = ox * s.stride - s.pad + kx;
             const __m256 xv = _mm256_set1_ps(in.x[(c * s.h + iy) * s.w + ix]);
-            for (int v = 0; v < NV; ++v) a[v] = _mm256_add_ps(a[v], _mm256_mul_ps(xv, _mm256_loadu_ps(wk + v * kLanes)));
+            for (int v = 0; v < NV; ++v)
+              a[v] = _mm256_add_ps(a[v], _mm256_mul_ps(xv, _mm256_loadu_ps(wk + v * kLanes)));
           }
         }
         for (int v = 0; v < NV; ++v) _mm256_storeu_ps(dst + v * kLanes, a[v]);
@@ -199,7 +202,8 @@ void event_conv2d_avx2(const Conv2dShape& s, const EventConvWeights& w, const fl
     float* acc = ws + bit_floats;
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < s.n; ++n) {
-      const Sample in{x + n * in_size, bits, words, rf, s.oh(), s.ow(), s.c / s.groups, s.kh * s.kw, 64 / (s.kh * s.kw)};
+      const Sample in{x + n * in_size, bits, words, rf, s.oh(), s.ow(), s.c / s.groups,
+                      s.kh * s.kw, 64 / (s.kh * s.kw)};
       const bool binary = build_bits(s, in.x, bits, words);
       build_fields(s, bits, words, win, rf);
       if (binary) channel_blocks<true>(s, w, in, acc, ld);
