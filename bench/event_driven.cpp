@@ -2,7 +2,7 @@
 // (1024 rows of time steps x samples): conv 12->64 5x5 on 12x12 spike maps (alone and fused with
 // the 2x2 max-pool that follows it) and linear 1024->10, plus a wider linear 1024->512, at input
 // densities from 1 to 100 percent.
-// The crossover density sets kernels::event_density_threshold() (docs/snn.md).
+// The crossover densities set kernels::event_density_threshold(op) (docs/snn.md).
 // Run: build/release/bench_event_driven; set threads with OMP_NUM_THREADS.
 #include <benchmark/benchmark.h>
 

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <vector>
 
-#include "frugal/autograd/ops_inference.h"
+#include "frugal/autograd/ops.h"
 #include "frugal/core/rng.h"
 #include "frugal/core/tensor.h"
 #include "frugal/kernels/backend.h"
@@ -139,7 +139,7 @@ TEST(EventConv, FusedInferenceOpEqualsConvThenPool) {
   autograd::Var wv(w, true), bv(b, true);
   Tensor taped = autograd::max_pool2d(autograd::conv2d(autograd::Var(x), wv, bv, {}), 2, 2).value();
   autograd::NoGradGuard no_grad;
-  Tensor fused = autograd::conv2d_max_pool2(autograd::Var(x), wv, bv, {}).value();
+  Tensor fused = autograd::conv2d_maxpool2(autograd::Var(x), wv, bv, {}).value();
   EXPECT_EQ(fused.shape(), (Shape{2, 3, 64, 4, 4}));
   EXPECT_EQ(fused.to_vector(), taped.to_vector());
 }

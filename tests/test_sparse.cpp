@@ -204,10 +204,17 @@ TEST(NMGemm, EveryVariantMatchesReferenceOnOddShapes) {
   using kernels::NMSparseRows;
   using Kernel = void (*)(const NMSparseRows&, const float*, int64_t, float*, float*);
   std::vector<std::pair<const char*, Kernel>> variants;
-  if (__builtin_cpu_supports("avx512f")) variants.push_back({"avx512", kernels::nm_gemm_avx512});
+  if (__builtin_cpu_supports("avx512f")) {
+    variants.push_back({"avx512", kernels::nm_gemm_avx512});
+    variants.push_back({"permute_avx512", [](const NMSparseRows& a, const float* src, int64_t batch, float* dst,
+                                             float*) { kernels::nm_gemm_permute_avx512(a, src, batch, dst); }});
+  }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     variants.push_back({"avx2", kernels::nm_gemm_avx2});
-  const int64_t shapes[][3] = {{1, 1, 9}, {7, 5, 37}, {33, 13, 64}, {70, 6, 45}, {129, 17, 100}};
+  // The last shape spans several column chunks (at 1:8, 2:8, 3:16), batch tiles and groups of
+  // row blocks (on one thread and on two) of the permute kernel, and ends in a partial batch
+  // tile, row block and group.
+  const int64_t shapes[][3] = {{1, 1, 9}, {7, 5, 37}, {33, 13, 64}, {70, 6, 45}, {129, 17, 100}, {37, 566, 2100}};
   for (const NMPattern& p : kPatterns)
     for (const auto& s : shapes) {
       int64_t batch = s[0], rows = s[1], cols = s[2];

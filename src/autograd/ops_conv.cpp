@@ -4,9 +4,9 @@
 #include <cstring>
 
 #include "frugal/autograd/ops.h"
-#include "frugal/autograd/ops_inference.h"
 #include "frugal/core/error.h"
 #include "frugal/kernels/conv2d.h"
+#include "frugal/kernels/conv2d_pool.h"
 #include "frugal/kernels/event.h"
 #include "frugal/kernels/pool2d.h"
 
@@ -71,16 +71,38 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
   });
 }
 
-Var conv2d_max_pool2(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
-  const bool taped = grad_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
+Var conv2d_maxpool2(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
   const kernels::Conv2dShape s = conv_shape(x, w, b, p);
-  if (taped || s.oh() < 2 || s.ow() < 2 ||
-      !kernels::use_events(kernels::EventOp::conv2d, x.value().data(), x.value().numel()))
+  const bool events = kernels::use_events(kernels::EventOp::conv2d, x.value().data(), x.value().numel());
+  // Inference on spikes: the event kernel pools in registers, so neither the full-size output
+  // nor the pooling argmax is written (only a backward would read them).
+  const bool taped = grad_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
+  if (events && !taped && s.oh() >= 2 && s.ow() >= 2) {
+    Tensor y = Tensor::empty(restore_time(x.shape(), s.o, s.oh() / 2, s.ow() / 2));
+    kernels::event_conv2d_max_pool2_forward(s, x.value().data(), w.value().data(),
+                                            b.defined() ? b.value().data() : nullptr, y.data());
+    return Var(y);
+  }
+  if (x.shape().size() != 4 || !kernels::conv2d_maxpool2_fusable(s) || events)
     return max_pool2d(conv2d(x, w, b, p), 2, 2, 0);
-  Tensor y = Tensor::empty(restore_time(x.shape(), s.o, s.oh() / 2, s.ow() / 2));
-  kernels::event_conv2d_max_pool2_forward(s, x.value().data(), w.value().data(),
-                                          b.defined() ? b.value().data() : nullptr, y.data());
-  return Var(y);
+  Tensor y = Tensor::empty({s.n, s.o, s.oh() / 2, s.ow() / 2});
+  // The window offsets live in a tracked float-sized buffer so their bytes are counted too.
+  Tensor window = Tensor::empty({kernels::conv2d_maxpool2_window_elements(s)});
+  Tensor x_in_layout;
+  kernels::conv2d_maxpool2_forward(s, x.value().data(), w.value().data(), b.defined() ? b.value().data() : nullptr,
+                                   y.data(), reinterpret_cast<int32_t*>(window.data()), x_in_layout);
+  return record(y, {x, w, b}, [x, w, b, s, window, x_in_layout](const Tensor& dy) {
+    Tensor dx = x.requires_grad() ? Tensor::empty(x.shape()) : Tensor();
+    Tensor dw = w.requires_grad() || b.requires_grad() ? Tensor::empty(w.shape()) : Tensor();
+    Tensor db = dw.defined() ? Tensor::empty({s.o}) : Tensor();
+    kernels::conv2d_maxpool2_backward(s, x.value().data(), x_in_layout, dy.data(),
+                                      reinterpret_cast<const int32_t*>(window.data()), w.value().data(),
+                                      dx.defined() ? dx.data() : nullptr, dw.defined() ? dw.data() : nullptr,
+                                      db.defined() ? db.data() : nullptr);
+    if (x.requires_grad()) x.add_grad(dx);
+    if (w.requires_grad()) w.add_grad(dw);
+    if (b.requires_grad()) b.add_grad(db);
+  });
 }
 
 namespace {

@@ -1,4 +1,6 @@
 // Elementwise and shape ops: relu, add, mul, scale, dropout, reshape, flatten, concat.
+#include <cstdint>
+
 #include "frugal/autograd/ops.h"
 #include "frugal/core/error.h"
 
@@ -16,11 +18,12 @@ Var relu(const Var& x) {
   return record(y, {x}, [x, y](const Tensor& dy) {
     Tensor dx = Tensor::empty(dy.shape());
     const float* yp = y.data();
-    const float* g = dy.data();
-    float* d = dx.data();
+    // dy where y > 0, else +0, as bit masks: GCC keeps `y > 0 ? dy : 0` as a branch per element.
+    const auto* g = reinterpret_cast<const uint32_t*>(dy.data());
+    auto* d = reinterpret_cast<uint32_t*>(dx.data());
     int64_t n = dy.numel();
 #pragma omp parallel for simd
-    for (int64_t i = 0; i < n; ++i) d[i] = yp[i] > 0 ? g[i] : 0.0f;
+    for (int64_t i = 0; i < n; ++i) d[i] = g[i] & (0u - static_cast<uint32_t>(yp[i] > 0));
     x.add_grad(dx);
   });
 }

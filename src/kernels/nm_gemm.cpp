@@ -35,6 +35,9 @@ void nm_gemm(const NMSparseRows& a, const float* src, int64_t batch, float* dst)
   if (backend() == Backend::reference) return nm_gemm_ref(a, src, batch, dst);
   Variant v = chosen();
   if (v == Variant::ref) return nm_gemm_ref(a, src, batch, dst);
+  // In-register permutes pay at M ≥ 8 and density ≤ 1/4 (1:8, 2:8: 1.15–1.25× over the batch
+  // tiles, one thread); at 4:8, 2:4 and 1:4 the batch tiles are faster (docs/sparse.md).
+  if (v == Variant::avx512 && a.m >= 8 && 4 * a.n <= a.m) return nm_gemm_permute_avx512(a, src, batch, dst);
   Tensor workspace = Tensor::empty({nm_gemm_workspace_floats(a, batch)});
   switch (v) {
     case Variant::avx512: return nm_gemm_avx512(a, src, batch, dst, workspace.data());

@@ -1,10 +1,8 @@
 #include "frugal/nn/layers.h"
 
 #include <cmath>
-#include <typeinfo>
 
 #include "frugal/autograd/ops.h"
-#include "frugal/autograd/ops_inference.h"
 #include "frugal/core/error.h"
 
 namespace frugal::nn {
@@ -118,6 +116,13 @@ Var Normalize::forward(const Var& x) { return autograd::scale(x, 1.0f / std, -me
 
 Var Dropout::forward(const Var& x) { return autograd::dropout(x, p, training_, rng); }
 
+namespace {
+bool is_pool_2x2(const Module& m) {
+  const auto* pool = dynamic_cast<const MaxPool2d*>(&m);
+  return pool && pool->kernel == 2 && pool->stride == 2 && pool->pad == 0;
+}
+}  // namespace
+
 Var Sequential::forward(const Var& x) { return forward_layers(x, layers.size()); }
 
 Var Sequential::forward_layers(const Var& x, size_t end) {
@@ -125,24 +130,24 @@ Var Sequential::forward_layers(const Var& x, size_t end) {
                                     std::to_string(layers.size()));
   Var h = x;
   for (size_t i = 0; i < end; ++i) {
+    // A convolution whose output is max-pooled 2x2 (through a ReLU or not: they commute, see
+    // below) runs as one fused op that keeps the full-size output in oneDNN's blocked layout,
+    // or, for sparse input in inference, pools inside the event-driven kernel.
+    if (const auto* conv = dynamic_cast<const Conv2d*>(layers[i].get())) {
+      const bool relu = i + 2 < end && layers[i + 1]->type() == "relu" && is_pool_2x2(*layers[i + 2]);
+      if (relu || (i + 1 < end && is_pool_2x2(*layers[i + 1]))) {
+        h = autograd::conv2d_maxpool2(h, conv->weight, conv->bias, {conv->stride, conv->pad, conv->groups});
+        if (relu) h = layers[i + 1]->forward(h);
+        i += relu ? 2 : 1;
+        continue;
+      }
+    }
     // ReLU is monotonic, so it commutes with max-pooling: pooling first applies the ReLU (and
     // its backward pass) to a quarter of the values. Same outputs, same gradients.
     if (i + 1 < end && layers[i]->type() == "relu" && layers[i + 1]->type() == "maxpool2d") {
       h = layers[i]->forward(layers[i + 1]->forward(h));
       ++i;
       continue;
-    }
-    // Inference: a plain conv whose output feeds only a 2x2 max-pool yields the pooled values
-    // directly (autograd::conv2d_max_pool2), without the full-resolution output.
-    if (!autograd::grad_enabled() && i + 1 < end && typeid(*layers[i]) == typeid(Conv2d) &&
-        typeid(*layers[i + 1]) == typeid(MaxPool2d)) {
-      const auto& conv = static_cast<const Conv2d&>(*layers[i]);
-      const auto& pool = static_cast<const MaxPool2d&>(*layers[i + 1]);
-      if (pool.kernel == 2 && pool.stride == 2 && pool.pad == 0) {
-        h = autograd::conv2d_max_pool2(h, conv.weight, conv.bias, {conv.stride, conv.pad, conv.groups});
-        ++i;
-        continue;
-      }
     }
     h = layers[i]->forward(h);
   }

@@ -5,30 +5,25 @@
 // when oneDNN has it for the shape. All buffers, including oneDNN's scratchpad, come from
 // the tracking allocator (as Tensors), so peak bytes include them.
 #include <map>
-#include <memory>
 #include <tuple>
 
 #include "frugal/core/tensor.h"
 #include "frugal/kernels/backend.h"
 #include "frugal/kernels/conv2d.h"
-#include "onednn_context.h"
+#include "conv2d_primitives.h"
 
 namespace frugal::kernels {
 
 namespace onednn {
 
-namespace {
 using dnnl::memory;
+
+namespace {
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-struct Descs {
-  memory::desc src, weights, bias, dst;  // plain layouts of frugal's tensors
-  memory::dims strides, padding;
-};
-
-Descs plain_descs(const Conv2dShape& s) {
-  Descs d;
+ConvDescs plain_descs(const Conv2dShape& s) {
+  ConvDescs d;
   d.src = memory::desc({s.n, s.c, s.h, s.w}, dt::f32, tag::nchw);
   d.dst = memory::desc({s.n, s.o, s.oh(), s.ow()}, dt::f32, tag::nchw);
   d.bias = memory::desc({s.o}, dt::f32, tag::x);
@@ -54,27 +49,12 @@ bool winograd_candidate(const Conv2dShape& s) {
          s.o % kChannelBlock == 0 && s.n * s.oh() * s.ow() >= kWinogradMinPixels;
 }
 
-using ForwardPd = dnnl::convolution_forward::primitive_desc;
-using BackwardDataPd = dnnl::convolution_backward_data::primitive_desc;
-using BackwardWeightsPd = dnnl::convolution_backward_weights::primitive_desc;
-
-struct ConvPrimitives {
-  Descs plain;
-  ForwardPd fwd_pd;
-  dnnl::convolution_forward fwd;
-  std::unique_ptr<BackwardDataPd> bwd_data_pd;
-  std::unique_ptr<BackwardWeightsPd> bwd_weights_pd;
-  // Generated on first use.
-  dnnl::convolution_backward_data bwd_data;
-  dnnl::convolution_backward_weights bwd_weights;
-};
-
 using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
 
 // The three primitive descriptors of one algorithm (the backward ones describe what a later
 // backward pass will run; their primitives are only generated when it does).
 void describe(ConvPrimitives& p, dnnl::algorithm a) {
-  const Descs& d = p.plain;
+  const ConvDescs& d = p.plain;
   dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, a, any_like(d.src), any_like(d.weights),
                                      d.bias, any_like(d.dst), d.strides, d.padding, d.padding);
   ForwardPd fwd(fd, user_scratchpad(), engine());
@@ -89,7 +69,9 @@ void describe(ConvPrimitives& p, dnnl::algorithm a) {
   p.bwd_weights_pd = std::move(bwd_weights);
 }
 
-ConvPrimitives& primitives(const Conv2dShape& s) {
+}  // namespace
+
+ConvPrimitives& conv_primitives(const Conv2dShape& s) {
   static std::map<Key, std::unique_ptr<ConvPrimitives>> cache;
   Key key{s.n, s.c, s.h, s.w, s.o, s.kh, s.kw, s.stride, s.pad, s.groups};
   auto it = cache.find(key);
@@ -110,22 +92,28 @@ ConvPrimitives& primitives(const Conv2dShape& s) {
   return *cache.emplace(key, std::move(p)).first->second;
 }
 
-}  // namespace
-
-void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y) {
-  ConvPrimitives& p = primitives(s);
-  Tensor hx, hw, hy, hs, zero_bias;
+void run_forward(ConvPrimitives& p, const float* x, const float* w, const float* b, memory& my, memory& mx,
+                 Tensor& hx) {
+  Tensor hw, hs, zero_bias;
   if (!b) {
-    zero_bias = Tensor::zeros({s.o});
+    zero_bias = Tensor::zeros({p.plain.bias.dims()[0]});
     b = zero_bias.data();
   }
-  memory mx = input_as(p.fwd_pd.src_desc(), p.plain.src, x, hx);
+  mx = input_as(p.fwd_pd.src_desc(), p.plain.src, x, hx);
   memory mw = input_as(p.fwd_pd.weights_desc(), p.plain.weights, w, hw);
   memory mb(p.plain.bias, engine(), const_cast<float*>(b));
-  memory my = output_as(p.fwd_pd.dst_desc(), p.plain.dst, y, hy);
   memory ms = scratchpad(p.fwd_pd.scratchpad_desc(), hs);
   p.fwd.execute(stream(), {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_BIAS, mb}, {DNNL_ARG_DST, my},
                            {DNNL_ARG_SCRATCHPAD, ms}});
+  stream().wait();
+}
+
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y) {
+  ConvPrimitives& p = conv_primitives(s);
+  Tensor hx, hy;
+  memory mx;
+  memory my = output_as(p.fwd_pd.dst_desc(), p.plain.dst, y, hy);
+  run_forward(p, x, w, b, my, mx, hx);
   finish_output(my, p.plain.dst, y);
   stream().wait();
 }
@@ -139,10 +127,12 @@ void ensure_backward_data(ConvPrimitives& p) {
 void ensure_backward_weights(ConvPrimitives& p) {
   if (!p.bwd_weights) p.bwd_weights = dnnl::convolution_backward_weights(*p.bwd_weights_pd);
 }
+}  // namespace
 
 void run_backward_data(ConvPrimitives& p, const memory& mdy, const float* w, float* dx) {
+  ensure_backward_data(p);
   auto& pd = *p.bwd_data_pd;
-  const Descs& d = p.plain;
+  const ConvDescs& d = p.plain;
   Tensor hw, hdx, hs;
   memory mw = input_as(pd.weights_desc(), d.weights, w, hw);
   memory mdx = output_as(pd.diff_src_desc(), d.src, dx, hdx);
@@ -153,15 +143,15 @@ void run_backward_data(ConvPrimitives& p, const memory& mdy, const float* w, flo
   stream().wait();
 }
 
-void run_backward_weights(ConvPrimitives& p, const float* x, const memory& mdy, float* dw, float* db) {
+void run_backward_weights(ConvPrimitives& p, const memory& mx, const memory& mdy, float* dw, float* db) {
+  ensure_backward_weights(p);
   auto& pd = *p.bwd_weights_pd;
-  const Descs& d = p.plain;
-  Tensor hx, hdw, hs, bias_sink;
+  const ConvDescs& d = p.plain;
+  Tensor hdw, hs, bias_sink;
   if (!db) {
     bias_sink = Tensor::empty({d.bias.dims()[0]});
     db = bias_sink.data();
   }
-  memory mx = input_as(pd.src_desc(), d.src, x, hx);
   memory mdw = output_as(pd.diff_weights_desc(), d.weights, dw, hdw);
   memory mdb(d.bias, engine(), db);
   memory ms = scratchpad(pd.scratchpad_desc(), hs);
@@ -170,7 +160,6 @@ void run_backward_weights(ConvPrimitives& p, const float* x, const memory& mdy, 
   finish_output(mdw, d.weights, dw);
   stream().wait();
 }
-}  // namespace
 
 void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
   onednn::conv2d_backward(s, nullptr, dy, w, dx, nullptr, nullptr);
@@ -182,22 +171,21 @@ void conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* 
 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* dy, const float* w, float* dx, float* dw,
                      float* db) {
-  ConvPrimitives& p = primitives(s);
+  ConvPrimitives& p = conv_primitives(s);
   memory cached_dy;
   Tensor hdy;
   if (dx) {
-    ensure_backward_data(p);
     cached_dy = input_as(p.bwd_data_pd->diff_dst_desc(), p.plain.dst, dy, hdy);
     run_backward_data(p, cached_dy, w, dx);
   }
   if (dw) {
-    ensure_backward_weights(p);
     // Backward-data and backward-weights usually want the same blocked dy: reorder it once.
-    Tensor hdy2;
+    Tensor hdy2, hx;
     memory mdy = cached_dy && cached_dy.get_desc() == p.bwd_weights_pd->diff_dst_desc()
                      ? cached_dy
                      : input_as(p.bwd_weights_pd->diff_dst_desc(), p.plain.dst, dy, hdy2);
-    run_backward_weights(p, x, mdy, dw, db);
+    memory mx = input_as(p.bwd_weights_pd->src_desc(), p.plain.src, x, hx);
+    run_backward_weights(p, mx, mdy, dw, db);
   }
 }
 
