@@ -22,6 +22,30 @@ TEST(Allocator, CountsLiveAndPeakBytes) {
   EXPECT_EQ(peak_bytes() - before, 6000);
 }
 
+TEST(Allocator, HandsAFreedBigBlockOutAgainAndStillCountsIt) {
+  const int64_t before = live_bytes();
+  const size_t big = size_t{40} << 20;  // above glibc's largest mmap threshold
+  void* a = tracked_alloc(big);
+  EXPECT_EQ(live_bytes() - before, static_cast<int64_t>(big));
+  tracked_free(a, big);
+  EXPECT_EQ(live_bytes(), before);
+  void* b = tracked_alloc(big);
+  EXPECT_EQ(b, a);
+  void* c = tracked_alloc(big);
+  EXPECT_NE(c, b);
+  EXPECT_EQ(live_bytes() - before, 2 * static_cast<int64_t>(big));
+  tracked_free(b, big);
+  tracked_free(c, big);
+  EXPECT_EQ(live_bytes(), before);
+  // A smaller request takes a kept block up to twice its size; live bytes count what was asked.
+  const size_t smaller = size_t{25} << 20;
+  void* d = tracked_alloc(smaller);
+  EXPECT_TRUE(d == b || d == c);
+  EXPECT_EQ(live_bytes() - before, static_cast<int64_t>(smaller));
+  tracked_free(d, smaller);
+  EXPECT_EQ(live_bytes(), before);
+}
+
 TEST(Tensor, ReshapeSharesStorageAndInfers) {
   Tensor a({2, 3, 4});
   Tensor b = a.reshape({6, -1});

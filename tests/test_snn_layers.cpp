@@ -258,9 +258,11 @@ TEST(EventDriven, EqualsTheReferenceBitForBitAndTheFastPathClosely) {
     }
   }
   // Automatic mode picks events below the measured threshold only.
-  Tensor sparse = sparse_spikes({1000}, 0.01f, 1), dense = sparse_spikes({1000}, 0.6f, 1);
-  EXPECT_TRUE(kernels::use_events(sparse.data(), sparse.numel()));
-  EXPECT_FALSE(kernels::use_events(dense.data(), dense.numel()));
+  Tensor sparse = sparse_spikes({1000}, 0.01f, 1), dense = sparse_spikes({1000}, 0.9f, 1);
+  for (kernels::EventOp op : {kernels::EventOp::linear, kernels::EventOp::conv2d}) {
+    EXPECT_TRUE(kernels::use_events(op, sparse.data(), sparse.numel()));
+    EXPECT_FALSE(kernels::use_events(op, dense.data(), dense.numel()));
+  }
 }
 
 TEST(Energy, CountsOfATinyNetByHand) {

@@ -1,6 +1,6 @@
 // conv2d and 2-D pooling. A 5-D input [T, N, C, H, W] (a spiking net's sequence) is folded into
 // the batch, so one convolution covers every time step. Sparse (spiking) inputs take the
-// event-driven kernel (kernels/event.h).
+// event-driven kernel (kernels/event.h), in inference fused with a following 2x2 max-pool.
 #include <cstring>
 
 #include "frugal/autograd/ops.h"
@@ -25,9 +25,7 @@ Shape restore_time(const Shape& in, int64_t c, int64_t h, int64_t w) {
   if (in.size() == 5) return {in[0], in[1], c, h, w};
   return {in[0], c, h, w};
 }
-}  // namespace
 
-namespace {
 kernels::Conv2dShape conv_shape(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
   Shape xs = as_4d(x.shape(), "conv2d");
   const Shape& ws = w.shape();
@@ -57,7 +55,7 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
   const kernels::Conv2dShape s = conv_shape(x, w, b, p);
   Tensor y = Tensor::empty(restore_time(x.shape(), s.o, s.oh(), s.ow()));
   const float* bias = b.defined() ? b.value().data() : nullptr;
-  if (kernels::use_events(x.value().data(), x.value().numel()))
+  if (kernels::use_events(kernels::EventOp::conv2d, x.value().data(), x.value().numel()))
     kernels::event_conv2d_forward(s, x.value().data(), w.value().data(), bias, y.data());
   else
     kernels::conv2d_forward(s, x.value().data(), w.value().data(), bias, y.data());
@@ -93,8 +91,17 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
 
 Var conv2d_maxpool2(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
   const kernels::Conv2dShape s = conv_shape(x, w, b, p);
-  if (x.shape().size() != 4 || !kernels::conv2d_maxpool2_fusable(s) ||
-      kernels::use_events(x.value().data(), x.value().numel()))
+  const bool events = kernels::use_events(kernels::EventOp::conv2d, x.value().data(), x.value().numel());
+  // Inference on spikes: the event kernel pools in registers, so neither the full-size output
+  // nor the pooling argmax is written (only a backward would read them).
+  const bool taped = grad_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
+  if (events && !taped && s.oh() >= 2 && s.ow() >= 2) {
+    Tensor y = Tensor::empty(restore_time(x.shape(), s.o, s.oh() / 2, s.ow() / 2));
+    kernels::event_conv2d_max_pool2_forward(s, x.value().data(), w.value().data(),
+                                            b.defined() ? b.value().data() : nullptr, y.data());
+    return Var(y);
+  }
+  if (x.shape().size() != 4 || !kernels::conv2d_maxpool2_fusable(s) || events)
     return max_pool2d(conv2d(x, w, b, p), 2, 2, 0);
   Tensor y = Tensor::empty({s.n, s.o, s.oh() / 2, s.ow() / 2});
   // The window offsets live in a tracked float-sized buffer so their bytes are counted too.
@@ -137,9 +144,10 @@ Var max_pool2d(const Var& x, int kernel, int stride, int pad) {
   kernels::Pool2dShape s = pool_shape(x, kernel, stride, pad, "max_pool2d");
   Shape ys = restore_time(x.shape(), as_4d(x.shape(), "max_pool2d")[1], s.oh(), s.ow());
   Tensor y = Tensor::empty(ys);
-  // The argmax indices live in a tracked float-sized buffer so their bytes are counted too.
-  Tensor argmax = Tensor::empty(ys);
-  auto* idx = reinterpret_cast<int32_t*>(argmax.data());
+  // The argmax indices live in a tracked float-sized buffer so their bytes are counted too; only
+  // backward reads them, so inference (no tape) skips them.
+  Tensor argmax = grad_enabled() && x.requires_grad() ? Tensor::empty(ys) : Tensor();
+  auto* idx = argmax.defined() ? reinterpret_cast<int32_t*>(argmax.data()) : nullptr;
   kernels::max_pool2d_forward(s, x.value().data(), y.data(), idx);
   return record(y, {x}, [x, s, argmax](const Tensor& dy) {
     Tensor dx = Tensor::empty(x.shape());

@@ -19,7 +19,7 @@ Var linear(const Var& x, const Var& w, const Var& b) {
   Shape ys = xv.shape();
   ys.back() = out;
   Tensor y = Tensor::empty(ys);
-  if (kernels::use_events(xv.data(), xv.numel())) {
+  if (kernels::use_events(kernels::EventOp::linear, xv.data(), xv.numel())) {
     kernels::event_linear_forward(rows, in, out, xv.data(), wv.data(), b.defined() ? b.value().data() : nullptr,
                                   y.data());
   } else {

@@ -1,12 +1,18 @@
 #include "frugal/core/allocator.h"
 
 #include <malloc.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include <atomic>
+#include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "frugal/core/error.h"
 
@@ -27,50 +33,79 @@ bool keep_freed_blocks() {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   return true;
 }
-}  // namespace
 
-namespace {
-// Blocks above 32 MiB (glibc's largest mmap threshold) are still mmapped and unmapped on free
-// whatever mallopt says; the spiking CNN's [T, N, 64, 8, 8] activations and gradients are 52 MB,
-// and faulting them in anew each step took a fifth of its training time. A few freed ones are
-// kept for the next request of the same size (oldest evicted first).
-constexpr size_t kLargeBlock = size_t{32} << 20;
-constexpr int kKeptLarge = 8;
-struct KeptBlock {
-  void* ptr = nullptr;
-  size_t bytes = 0;
+// Blocks above glibc's largest mmap threshold are still mapped and unmapped on every allocation,
+// and a spiking net's activations ([T, N, ...], 26-110 MB at batch 128-256) mostly are: in profiles
+// of `frugal eval` a third of the time went to page faults and page zeroing. Freed blocks of 8 MiB
+// and more are kept and handed out again: the smallest kept block that holds the request, if it is
+// at most twice its size (so a freed spike train can hold the next layer's smaller output). A
+// request that no kept block fits releases kept blocks (oldest first) until live plus kept plus
+// the new block is within the largest footprint these blocks already had, so the cache never
+// raises the resident set above what the process would have reached without it.
+struct BigBlocks {
+  std::mutex mutex;
+  std::vector<std::pair<void*, size_t>> kept;
+  std::unordered_map<void*, size_t> live_sizes;  // a block handed out may be larger than asked for
+  size_t kept_bytes = 0, live = 0, peak_footprint = 0;
 };
-std::mutex g_kept_mutex;
-KeptBlock g_kept[kKeptLarge];
+constexpr size_t kBigBlock = size_t{8} << 20;
 
-size_t rounded_size(size_t bytes) { return bytes == 0 ? 64 : (bytes + 63) / 64 * 64; }
-
-void* take_kept(size_t rounded) {
-  std::lock_guard<std::mutex> lock(g_kept_mutex);
-  for (KeptBlock& k : g_kept)
-    if (k.ptr && k.bytes == rounded) {
-      void* ptr = k.ptr;
-      k.ptr = nullptr;
-      return ptr;
-    }
-  return nullptr;
+BigBlocks& big_blocks() {
+  static BigBlocks* b = new BigBlocks();  // never destroyed: tensors may be freed during static destruction
+  return *b;
 }
 
-void keep_or_free(void* ptr, size_t rounded) {
-  void* evicted = ptr;
+void* alloc_big(size_t rounded) {
+  BigBlocks& b = big_blocks();
   {
-    std::lock_guard<std::mutex> lock(g_kept_mutex);
-    int slot = kKeptLarge - 1;  // the oldest, unless a slot is free
-    for (int i = 0; i < kKeptLarge; ++i)
-      if (!g_kept[i].ptr) {
-        slot = i;
-        break;
-      }
-    evicted = g_kept[slot].ptr;
-    for (int i = slot; i > 0; --i) g_kept[i] = g_kept[i - 1];
-    g_kept[0] = {ptr, rounded};
+    std::lock_guard<std::mutex> lock(b.mutex);
+    size_t best = b.kept.size();
+    for (size_t i = 0; i < b.kept.size(); ++i) {
+      const size_t size = b.kept[i].second;
+      if (size >= rounded && size / 2 <= rounded && (best == b.kept.size() || size < b.kept[best].second)) best = i;
+    }
+    if (best < b.kept.size()) {
+      const auto [ptr, size] = b.kept[best];
+      b.kept.erase(b.kept.begin() + static_cast<std::ptrdiff_t>(best));
+      b.kept_bytes -= size;
+      b.live += size;
+      b.live_sizes[ptr] = size;
+      return ptr;
+    }
+    while (!b.kept.empty() && b.live + b.kept_bytes + rounded > b.peak_footprint) {
+      std::free(b.kept.front().first);
+      b.kept_bytes -= b.kept.front().second;
+      b.kept.erase(b.kept.begin());
+    }
   }
-  std::free(evicted);
+  void* ptr = std::aligned_alloc(64, rounded);
+  if (!ptr) return nullptr;
+  // Transparent huge pages where the system grants them on request: a fresh block then faults in
+  // 2 MiB at a time instead of 4 KiB (the first batch of a run touches every block fresh).
+  const uintptr_t page = 4096, begin = (reinterpret_cast<uintptr_t>(ptr) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(ptr) + rounded) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  std::lock_guard<std::mutex> lock(b.mutex);
+  b.live += rounded;
+  b.live_sizes[ptr] = rounded;
+  if (b.live + b.kept_bytes > b.peak_footprint) b.peak_footprint = b.live + b.kept_bytes;
+  return ptr;
+}
+
+void free_big(void* ptr) {
+  BigBlocks& b = big_blocks();
+  std::lock_guard<std::mutex> lock(b.mutex);
+  const auto it = b.live_sizes.find(ptr);
+  const size_t size = it->second;
+  b.live_sizes.erase(it);
+  b.live -= size;
+  b.kept.emplace_back(ptr, size);
+  b.kept_bytes += size;
+}
+
+size_t rounded_size(size_t bytes) {
+  size_t rounded = (bytes + 63) / 64 * 64;
+  return rounded == 0 ? 64 : rounded;
 }
 }  // namespace
 
@@ -78,8 +113,7 @@ void* tracked_alloc(size_t bytes) {
   static const bool tuned = keep_freed_blocks();
   (void)tuned;
   const size_t rounded = rounded_size(bytes);
-  void* ptr = rounded > kLargeBlock ? take_kept(rounded) : nullptr;
-  if (!ptr) ptr = std::aligned_alloc(64, rounded);
+  void* ptr = rounded >= kBigBlock ? alloc_big(rounded) : std::aligned_alloc(64, rounded);
   if (!ptr) throw Error("out of memory allocating " + std::to_string(bytes) + " bytes");
   int64_t live = g_live.fetch_add(static_cast<int64_t>(bytes)) + static_cast<int64_t>(bytes);
   int64_t peak = g_peak.load();
@@ -91,7 +125,7 @@ void* tracked_alloc(size_t bytes) {
 void tracked_free(void* ptr, size_t bytes) {
   if (!ptr) return;
   const size_t rounded = rounded_size(bytes);
-  if (rounded > kLargeBlock) keep_or_free(ptr, rounded);
+  if (rounded >= kBigBlock) free_big(ptr);
   else std::free(ptr);
   g_live.fetch_sub(static_cast<int64_t>(bytes));
 }

@@ -1,7 +1,14 @@
+// Event-driven linear and conv2d forward (event.h): the automatic dense/events choice and the run-time
+// choice of the conv kernel variant.
 #include <cstddef>
 #include <vector>
 
+#include "frugal/core/error.h"
+#include "frugal/core/parallel.h"
+#include "frugal/core/tensor.h"
+#include "frugal/kernels/backend.h"
 #include "frugal/kernels/event.h"
+#include "frugal/kernels/pool2d.h"
 
 namespace frugal::kernels {
 
@@ -12,9 +19,10 @@ EventMode g_mode = EventMode::automatic;
 EventMode event_mode() { return g_mode; }
 void set_event_mode(EventMode mode) { g_mode = mode; }
 
-// bench/event_driven.cpp, 1 thread: events beat oneDNN below about 6% density on conv 12->64 5x5
-// and 5% on linear 1024->512 (docs/snn.md), so 5% is where the automatic choice switches.
-double event_density_threshold() { return 0.05; }
+// bench/event_driven.cpp, 1 thread (docs/snn.md): events beat oneDNN below 5% density on linear
+// 1024->512 and below about 85% on conv 12->64 5x5 (at 70% they take 0.9x oneDNN's time, 0.8x
+// fused with the max-pool), so conv switches at 70%.
+double event_density_threshold(EventOp op) { return op == EventOp::conv2d ? 0.70 : 0.05; }
 
 double nonzero_fraction(const float* x, int64_t n) {
   if (n <= 0) return 0.0;
@@ -24,11 +32,11 @@ double nonzero_fraction(const float* x, int64_t n) {
   return static_cast<double>(nz) / static_cast<double>(n);
 }
 
-bool use_events(const float* x, int64_t n) {
+bool use_events(EventOp op, const float* x, int64_t n) {
   switch (g_mode) {
     case EventMode::dense: return false;
     case EventMode::events: return true;
-    case EventMode::automatic: return nonzero_fraction(x, n) <= event_density_threshold();
+    case EventMode::automatic: return nonzero_fraction(x, n) <= event_density_threshold(op);
   }
   return false;
 }
@@ -59,49 +67,92 @@ void event_linear_forward(int64_t rows, int64_t in, int64_t out, const float* x,
   }
 }
 
-void event_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y) {
-  const int64_t cg = s.c / s.groups, og = s.o / s.groups, oh = s.oh(), ow = s.ow();
-  // Weights as [c/groups, kh, kw, o] and the output as [oh, ow, o] per sample, so an event's
-  // contribution to all output channels of one position is a contiguous vector.
-  std::vector<float> wt(static_cast<size_t>(cg * s.kh * s.kw * s.o));
-  for (int64_t o = 0; o < s.o; ++o)
-    for (int64_t ci = 0; ci < cg; ++ci)
-      for (int64_t k = 0; k < s.kh * s.kw; ++k) wt[(ci * s.kh * s.kw + k) * s.o + o] = w[(o * cg + ci) * s.kh * s.kw + k];
-#pragma omp parallel
-  {
-    std::vector<float> acc(static_cast<size_t>(oh * ow * s.o));
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < s.n; ++n) {
-      for (int64_t p = 0; p < oh * ow; ++p)
-        for (int64_t o = 0; o < s.o; ++o) acc[p * s.o + o] = b ? b[o] : 0.0f;
-      // Inputs visited in (c, iy, ix) order reach each output in the reference's (ci, ky, kx) order.
-      for (int64_t c = 0; c < s.c; ++c) {
-        const int64_t g = c / cg, ci = c % cg;
-        const float* xc = x + (n * s.c + c) * s.h * s.w;
-        for (int64_t iy = 0; iy < s.h; ++iy)
-          for (int64_t ix = 0; ix < s.w; ++ix) {
-            const float v = xc[iy * s.w + ix];
-            if (v == 0.0f) continue;
-            for (int64_t ky = 0; ky < s.kh; ++ky) {
-              const int64_t ty = iy + s.pad - ky;
-              if (ty < 0 || ty % s.stride != 0 || ty / s.stride >= oh) continue;
-              const int64_t oy = ty / s.stride;
-              for (int64_t kx = 0; kx < s.kw; ++kx) {
-                const int64_t tx = ix + s.pad - kx;
-                if (tx < 0 || tx % s.stride != 0 || tx / s.stride >= ow) continue;
-                const int64_t ox = tx / s.stride;
-                const float* wk = wt.data() + ((ci * s.kh + ky) * s.kw + kx) * s.o + g * og;
-                float* dst = acc.data() + (oy * ow + ox) * s.o + g * og;
-                for (int64_t o = 0; o < og; ++o) dst[o] += v * wk[o];
-              }
-            }
-          }
-      }
-      float* yn = y + n * s.o * oh * ow;
-      for (int64_t o = 0; o < s.o; ++o)
-        for (int64_t p = 0; p < oh * ow; ++p) yn[o * oh * ow + p] = acc[p * s.o + o];
-    }
+bool event_conv2d_runs(EventConvVariant v) {
+#if defined(__x86_64__)
+  switch (v) {
+    case EventConvVariant::avx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    case EventConvVariant::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case EventConvVariant::ref: return true;
   }
+#endif
+  return v == EventConvVariant::ref;
+}
+
+EventConvVariant event_conv2d_variant() {
+  static const EventConvVariant v = event_conv2d_runs(EventConvVariant::avx512) ? EventConvVariant::avx512
+                                    : event_conv2d_runs(EventConvVariant::avx2) ? EventConvVariant::avx2
+                                                                                : EventConvVariant::ref;
+  return v;
+}
+
+int64_t event_conv2d_workspace_floats(const Conv2dShape& s, int64_t opad) {
+  // Bit rows, row windows and receptive fields (uint64 each), then the channel-last accumulator.
+  const int64_t words = (s.w + 2 * s.pad + 63) / 64;
+  const int64_t bit_words = s.c * s.h * words + s.c * s.h * s.ow() + s.c * s.oh() * s.ow();
+  const int64_t bit_floats = (bit_words * 2 + 15) / 16 * 16;
+  const int64_t acc_floats = (s.oh() * s.ow() * s.groups * opad + 15) / 16 * 16;
+  return bit_floats + acc_floats;
+}
+
+namespace {
+// pool is 1 (none) or 2 (2x2 max, stride 2).
+void event_conv2d(EventConvVariant v, const Conv2dShape& s, const float* x, const float* w, const float* b,
+                  int64_t pool, float* y) {
+  require(event_conv2d_runs(v), "event_conv2d_forward: this CPU cannot run the requested variant");
+  // The fast variants' receptive-field masks hold one input channel's taps in 64 bits.
+  if (v == EventConvVariant::ref || s.kh * s.kw > 64) {
+    if (pool == 1) return ref::event_conv2d_forward(s, x, w, b, y);
+    Tensor full = Tensor::empty({s.n, s.o, s.oh(), s.ow()});
+    ref::event_conv2d_forward(s, x, w, b, full.data());
+    Pool2dShape ps;
+    ps.planes = s.n * s.o;
+    ps.h = s.oh();
+    ps.w = s.ow();
+    ps.kernel = ps.stride = 2;
+    return max_pool2d_forward(ps, full.data(), y, nullptr);
+  }
+  const int64_t cg = s.c / s.groups, og = s.o / s.groups, per = s.kh * s.kw, opad = (og + 15) / 16 * 16;
+  Tensor wt = Tensor::zeros({s.c * per * opad});
+  Tensor bias = Tensor::zeros({s.groups * opad});
+  for (int64_t o = 0; o < s.o; ++o) {
+    const int64_t g = o / og, oo = o % og;
+    for (int64_t ci = 0; ci < cg; ++ci)
+      for (int64_t k = 0; k < per; ++k) wt[((g * cg + ci) * per + k) * opad + oo] = w[(o * cg + ci) * per + k];
+    if (b) bias[g * opad + oo] = b[o];
+  }
+  EventConvWeights ew;
+  ew.wt = wt.data();
+  ew.bias = bias.data();
+  ew.opad = opad;
+  ew.pool = pool;
+  Tensor workspace = Tensor::empty({num_threads() * event_conv2d_workspace_floats(s, opad)});
+  if (v == EventConvVariant::avx512) event_conv2d_avx512(s, ew, x, y, workspace.data());
+  else event_conv2d_avx2(s, ew, x, y, workspace.data());
+}
+
+EventConvVariant current_variant() {
+  return backend() == Backend::reference ? EventConvVariant::ref : event_conv2d_variant();
+}
+}  // namespace
+
+void event_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y) {
+  event_conv2d(current_variant(), s, x, w, b, 1, y);
+}
+
+void event_conv2d_forward(EventConvVariant v, const Conv2dShape& s, const float* x, const float* w, const float* b,
+                          float* y) {
+  event_conv2d(v, s, x, w, b, 1, y);
+}
+
+void event_conv2d_max_pool2_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y) {
+  event_conv2d(current_variant(), s, x, w, b, 2, y);
+}
+
+void event_conv2d_max_pool2_forward(EventConvVariant v, const Conv2dShape& s, const float* x, const float* w,
+                                    const float* b, float* y) {
+  event_conv2d(v, s, x, w, b, 2, y);
 }
 
 }  // namespace frugal::kernels

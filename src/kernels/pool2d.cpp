@@ -14,7 +14,7 @@ void max_pool_2x2(const Pool2dShape& s, const float* x, float* y, int32_t* argma
   for (int64_t p = 0; p < s.planes; ++p) {
     const float* xp = x + p * s.h * s.w;
     float* yp = y + p * oh * ow;
-    int32_t* ap = argmax + p * oh * ow;
+    int32_t* ap = argmax ? argmax + p * oh * ow : nullptr;
     for (int64_t oy = 0; oy < oh; ++oy) {
       const float* r0 = xp + 2 * oy * s.w;
       const float* r1 = r0 + s.w;
@@ -37,7 +37,7 @@ void max_pool_2x2(const Pool2dShape& s, const float* x, float* y, int32_t* argma
         best = take ? v : best;
         bi = take ? i + w + 1 : bi;
         yp[oy * ow + ox] = best;
-        ap[oy * ow + ox] = bi;
+        if (ap) ap[oy * ow + ox] = bi;
       }
     }
   }
@@ -71,7 +71,7 @@ void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t*
         }
         int64_t o = (p * oh + oy) * ow + ox;
         y[o] = best;
-        argmax[o] = best_i;
+        if (argmax) argmax[o] = best_i;
       }
   }
 }

@@ -123,14 +123,19 @@ bool is_pool_2x2(const Module& m) {
 }
 }  // namespace
 
-Var Sequential::forward(const Var& x) {
+Var Sequential::forward(const Var& x) { return forward_layers(x, layers.size()); }
+
+Var Sequential::forward_layers(const Var& x, size_t end) {
+  require(end <= layers.size(), "sequential: " + std::to_string(end) + " layers asked of " +
+                                    std::to_string(layers.size()));
   Var h = x;
-  for (size_t i = 0; i < layers.size(); ++i) {
+  for (size_t i = 0; i < end; ++i) {
     // A convolution whose output is max-pooled 2x2 (through a ReLU or not: they commute, see
-    // below) runs as one fused op that keeps the full-size output in oneDNN's blocked layout.
+    // below) runs as one fused op that keeps the full-size output in oneDNN's blocked layout,
+    // or, for sparse input in inference, pools inside the event-driven kernel.
     if (const auto* conv = dynamic_cast<const Conv2d*>(layers[i].get())) {
-      const bool relu = i + 2 < layers.size() && layers[i + 1]->type() == "relu" && is_pool_2x2(*layers[i + 2]);
-      if (relu || (i + 1 < layers.size() && is_pool_2x2(*layers[i + 1]))) {
+      const bool relu = i + 2 < end && layers[i + 1]->type() == "relu" && is_pool_2x2(*layers[i + 2]);
+      if (relu || (i + 1 < end && is_pool_2x2(*layers[i + 1]))) {
         h = autograd::conv2d_maxpool2(h, conv->weight, conv->bias, {conv->stride, conv->pad, conv->groups});
         if (relu) h = layers[i + 1]->forward(h);
         i += relu ? 2 : 1;
@@ -139,7 +144,7 @@ Var Sequential::forward(const Var& x) {
     }
     // ReLU is monotonic, so it commutes with max-pooling: pooling first applies the ReLU (and
     // its backward pass) to a quarter of the values. Same outputs, same gradients.
-    if (i + 1 < layers.size() && layers[i]->type() == "relu" && layers[i + 1]->type() == "maxpool2d") {
+    if (i + 1 < end && layers[i]->type() == "relu" && layers[i + 1]->type() == "maxpool2d") {
       h = layers[i]->forward(layers[i + 1]->forward(h));
       ++i;
       continue;

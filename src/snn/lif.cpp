@@ -1,6 +1,7 @@
 // LIF over a sequence (snnTorch 0.9 `Leaky`, reset_delay=True): the op around kernels::lif_*.
 #include <cmath>
 
+#include "frugal/autograd/tape.h"
 #include "frugal/core/error.h"
 #include "neuron_op.h"
 
@@ -46,8 +47,11 @@ NeuronOutput lif(const Var& x, const Var& beta, const Var& threshold, const Neur
   args.beta = beta_n.data();
   args.threshold = thr_n.data();
   Tensor spikes = Tensor::empty(x.shape());
-  Tensor mem = Tensor::empty(x.shape());
-  kernels::lif_forward(args, x.value().data(), spikes.data(), mem.data());
+  // Backward is the only reader of the membranes: inference (no tape) stores them only when asked.
+  const bool keep_mem = opt.membranes || (autograd::grad_enabled() && (x.requires_grad() || beta.requires_grad() ||
+                                                                        threshold.requires_grad()));
+  Tensor mem = keep_mem ? Tensor::empty(x.shape()) : Tensor();
+  kernels::lif_forward(args, x.value().data(), spikes.data(), keep_mem ? mem.data() : nullptr);
 
   auto bptt = [x, beta, threshold, beta_n, thr_n, mem, args](const Tensor* diff_spikes, const Tensor* diff_mem) {
     kernels::LifArgs a = args;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <memory>
+#include <vector>
 
 #include "frugal/core/error.h"
 
@@ -28,15 +29,19 @@ Tensor expand_param(const Var& p, const Var& x, bool clamp01, const std::string&
   }
   require(fits, what + ": " + std::to_string(count) + " values do not broadcast over input " + shape_str(x.shape()) +
                     " (expected 1 or the product of trailing dimensions)");
-  Tensor out = Tensor::empty({n});
+  // Checked and clamped once per parameter value, not per neuron: the expansion runs on every forward.
+  std::vector<float> values(static_cast<size_t>(count));
   const float* src = p.value().data();
-  for (int64_t i = 0; i < n; ++i) {
-    float v = src[i % count];
-    // Not require(): its message would be formatted for every element, a tenth of training time.
+  for (int64_t j = 0; j < count; ++j) {
+    float v = src[j];
     if (!std::isfinite(v)) throw Error(what + ": value " + std::to_string(v) + " is not finite");
     if (clamp01) v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-    out[i] = v;
+    values[static_cast<size_t>(j)] = v;
   }
+  Tensor out = Tensor::empty({n});
+  float* dst = out.data();
+  for (int64_t i = 0; i < n; i += count)
+    for (int64_t j = 0; j < count; ++j) dst[i + j] = values[static_cast<size_t>(j)];
   return out;
 }
 

@@ -182,8 +182,7 @@ ModelOutput run_model(nn::Module& model, const autograd::Var& x) {
   if (!seq || seq->layers.empty() || !dynamic_cast<snn::ReadoutLayer*>(seq->layers.back().get()))
     return {model.forward(x), {}};
   ModelOutput out;
-  out.sequence = x;
-  for (size_t i = 0; i + 1 < seq->layers.size(); ++i) out.sequence = seq->layers[i]->forward(out.sequence);
+  out.sequence = seq->forward_layers(x, seq->layers.size() - 1);
   out.logits = seq->layers.back()->forward(out.sequence);
   return out;
 }

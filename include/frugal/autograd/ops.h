@@ -24,6 +24,8 @@ struct Conv2dParams {
 Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p);
 // max_pool2d(conv2d(x, w, b, p), 2, 2) with the same values and gradients, fused where the fast
 // backend allows (kernels/conv2d_pool.h); 4-D dense inputs only, otherwise it runs the two ops.
+// Sparse (spiking) input where no backward is recorded pools inside the event-driven kernel
+// (kernels::event_conv2d_max_pool2_forward), 4-D or 5-D.
 Var conv2d_maxpool2(const Var& x, const Var& w, const Var& b, const Conv2dParams& p);
 
 Var max_pool2d(const Var& x, int kernel, int stride, int pad = 0);

@@ -42,6 +42,7 @@ struct LifGrads {
   float* diff_threshold = nullptr;
 };
 
+// mem may be null in lif_forward (inference keeps no membranes: backward is the only reader).
 void lif_forward_ref(const LifArgs& a, const float* src, float* spikes, float* mem);
 void lif_backward_ref(const LifArgs& a, const float* mem, const float* diff_spikes, const float* diff_mem,
                       const LifGrads& g);

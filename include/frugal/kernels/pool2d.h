@@ -12,7 +12,8 @@ struct Pool2dShape {
   int64_t ow() const { return (w + 2 * pad - kernel) / stride + 1; }
 };
 
-// argmax receives, per output, the flat index of the max within its input plane (for backward).
+// argmax receives, per output, the flat index of the max within its input plane (for backward); it
+// may be null when no backward follows.
 void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax);
 void max_pool2d_backward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx);
 // Divides by kernel² (padding counted, PyTorch's count_include_pad default).

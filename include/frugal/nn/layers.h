@@ -105,6 +105,8 @@ class Sequential : public Module {
   Sequential() = default;
   void add(ModulePtr layer) { layers.push_back(std::move(layer)); }
   Var forward(const Var& x) override;
+  // The first `end` layers only, with forward's fusions (a readout's input, for instance).
+  Var forward_layers(const Var& x, size_t end);
   std::string type() const override { return "sequential"; }
   Json spec() const override;  // {"type": "sequential", "layers": [...]}
   std::vector<Param> parameters() override;

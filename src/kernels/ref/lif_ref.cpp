@@ -19,7 +19,7 @@ void lif_forward_ref(const LifArgs& a, const float* src, float* spikes, float* m
         u = b * u + src[k];
         if (a.reset == Reset::subtract && r) u = u - th;
       }
-      mem[k] = u;
+      if (mem) mem[k] = u;
       spikes[k] = u > th ? a.amplitude : 0.0f;
     }
   }

@@ -79,7 +79,7 @@ void lif_forward_block(const LifArgs& a, int64_t i0, __m256i m, const float* src
         u[v] = _mm256_add_ps(_mm256_mul_ps(b[v], u[v]), x);
         if (a.reset == Reset::subtract) u[v] = _mm256_sub_ps(u[v], _mm256_and_ps(r, th[v]));
       }
-      st<Masked>(mem + kv, m, u[v]);
+      if (mem) st<Masked>(mem + kv, m, u[v]);
       st<Masked>(spikes + kv, m, _mm256_and_ps(gt(u[v], th[v]), amp));
     }
   }
