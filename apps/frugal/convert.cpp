@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -105,38 +106,53 @@ double median_of(std::vector<double> v) {
 }
 
 struct ConversionCost {
-  double passes = 0;              // conversion wall time / one ANN forward pass
-  double pass_seconds = 0;        // one warm ANN forward pass over a calibration batch
-  double conversion_seconds = 0;  // one conversion
+  double passes = 0;              // conversion / one ANN forward pass
+  double pass_seconds = 0;        // one warm ANN forward pass over a calibration batch (CPU s)
+  double conversion_seconds = 0;  // one conversion (CPU s)
 };
 
+// CPU time of the calling thread: with one OpenMP thread all of a pass (oneDNN's and frugal's
+// kernels) runs on it, and time the scheduler gives to other jobs is not counted.
+double thread_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 // The conversion's cost in units of one ANN forward pass over a calibration batch: a count of
-// work, so both are timed on one thread. With two OpenMP threads on a shared 2-core machine a
-// pass's time depends on whether the other thread is descheduled at a barrier, and the ratio of
-// two such times moved between 10 and 211 from one run to the next. Both are warm (oneDNN creates
-// its primitives and the allocator first touches its pages in an untimed pass first, as the
-// calibration's own passes after its first one find them ready). Another job can still slow any
-// one pass, so each of kCostRounds rounds times the reference pass as the median of five passes
-// and then the whole conversion right after it, and the reported ratio is the median of the
-// rounds' ratios. `convert` must be deterministic (it runs kCostRounds times; the last run's
-// result is kept).
+// work, so both run on one thread and are timed by its CPU time. With two OpenMP threads on a
+// shared 2-core machine a pass's wall time depends on whether the other thread is descheduled at
+// a barrier, and the ratio of two such times moved between 10 and 211 from one run to the next;
+// one thread's wall time still moved between 9 and 27 as other jobs came and went. Even its CPU
+// time per pass halves or doubles for a while as jobs come and go on the core, so the reference
+// pass is interleaved with the conversion: one after each calibration batch and one after the
+// delay estimate, and the conversion's time (without them) is divided by their mean, so both
+// see the same load. The reported ratio is the median over kCostRounds such rounds; the
+// conversion is deterministic, and the last round's thresholds and delay estimate are kept. All
+// passes are warm (oneDNN creates its primitives and the allocator first touches its pages in an
+// untimed pass first, as the calibration's own passes after its first one find them ready).
 ConversionCost time_conversion(const convert::SpikingNet& net, const std::vector<Tensor>& batches,
-                               const std::function<void()>& convert) {
+                               convert::ThresholdMethod method, convert::Thresholds& th,
+                               convert::DelayEstimate& est) {
   const int threads = num_threads();
   set_num_threads(1);
   convert::forward_ann(net, batches[0]);
   std::vector<double> ratios, passes, conversions;
   for (int r = 0; r < kCostRounds; ++r) {
-    std::vector<double> one;
-    for (int k = 0; k < 5; ++k) {
-      const auto t = Clock::now();
+    double reference_total = 0;
+    int references = 0;
+    auto reference = [&] {
+      const double t = thread_seconds();
       convert::forward_ann(net, batches[0]);
-      one.push_back(seconds_since(t));
-    }
-    passes.push_back(median_of(one));
-    const auto t = Clock::now();
-    convert();
-    conversions.push_back(seconds_since(t));
+      reference_total += thread_seconds() - t;
+      ++references;
+    };
+    const double t = thread_seconds();
+    th = convert::calibrate(net, batches, method, 99.9, reference);
+    est = convert::estimate_delay(net, th, batches[0]);
+    reference();
+    conversions.push_back(thread_seconds() - t - reference_total);
+    passes.push_back(reference_total / references);
     ratios.push_back(conversions.back() / passes.back());
   }
   set_num_threads(threads);
@@ -227,12 +243,8 @@ void add_convert(CLI::App& app) {
     for (convert::ThresholdMethod method : methods) {
       convert::Thresholds th;
       convert::DelayEstimate est;
-      const ConversionCost timed = time_conversion(net, batches, [&] {
-        th = convert::calibrate(net, batches, method);
-        est = convert::estimate_delay(net, th, batches[0]);
-      });
-      const double cost = timed.passes, pass_seconds = timed.pass_seconds;
-      if (method == methods.front()) out["ann_forward_pass_seconds"] = pass_seconds;
+      const ConversionCost timed = time_conversion(net, batches, method, th, est);
+      const double cost = timed.passes;
       const int delay = fixed_delay >= 0 ? fixed_delay : est.steps;
       convert::SpikingEval eval(budgets, delay);
       const auto t_sim = Clock::now();
@@ -256,6 +268,7 @@ void add_convert(CLI::App& app) {
       m["conversion_forward_passes"] = cost;
       m["calibration_forward_passes"] = th.forward_passes + 1;
       m["conversion_seconds"] = timed.conversion_seconds;
+      m["ann_forward_pass_seconds"] = timed.pass_seconds;
       Json acc = Json::object(), rate = Json::object(), ratio = Json::object(), sops = Json::object(),
            snn_pj = Json::object();
       for (size_t b = 0; b < budgets.size(); ++b) {
@@ -291,9 +304,9 @@ void add_convert(CLI::App& app) {
     out["peak_bytes"] = peak_bytes();
     table << "clipped: accuracy of the ANN clipped at the thresholds, the "
              "SNN's limit as T grows\n";
-    table << "cost: conversion wall time / one warm ANN forward pass over a calibration batch of "
-          << opt->calib_batch_size << " (" << fmt("%.4f", out["ann_forward_pass_seconds"].get<double>())
-          << " s), both on one thread, median of " << kCostRounds << " rounds\n";
+    table << "cost: conversion time / one warm ANN forward pass over a calibration batch of " << opt->calib_batch_size
+          << " (" << fmt("%.4f", out["ann_forward_pass_seconds"].get<double>())
+          << " s), CPU time of one thread, median of " << kCostRounds << " rounds\n";
     std::fputs(table.str().c_str(), stderr);
 
     const std::string out_dir =

@@ -34,7 +34,8 @@ std::vector<float> site_ceilings(const SpikingNet& net) {
   return c;
 }
 
-Thresholds local_threshold_balancing(const SpikingNet& net, const std::vector<Tensor>& batches) {
+Thresholds local_threshold_balancing(const SpikingNet& net, const std::vector<Tensor>& batches,
+                                     const std::function<void()>& after_batch) {
   Thresholds th;
   th.per_site.resize(static_cast<size_t>(net.num_sites));
   const std::vector<float> ceilings = site_ceilings(net);
@@ -75,6 +76,7 @@ Thresholds local_threshold_balancing(const SpikingNet& net, const std::vector<Te
   for (const Tensor& b : batches) {
     forward_ann(net, b, hook);
     ++th.forward_passes;
+    if (after_batch) after_batch();
   }
   return th;
 }
@@ -128,7 +130,7 @@ float positive_percentile(const Tensor& x, float cap, double q) {
 }
 
 Thresholds layer_norm(const SpikingNet& net, const std::vector<Tensor>& batches, ThresholdMethod method,
-                      double percentile) {
+                      double percentile, const std::function<void()>& after_batch) {
   require(percentile > 0 && percentile <= 100, "calibration: percentile must be in (0, 100]");
   Thresholds th;
   const std::vector<float> ceilings = site_ceilings(net);
@@ -149,6 +151,7 @@ Thresholds layer_norm(const SpikingNet& net, const std::vector<Tensor>& batches,
   for (const Tensor& b : batches) {
     forward_ann(net, b, hook);
     ++th.forward_passes;
+    if (after_batch) after_batch();
   }
   for (int s = 0; s < net.num_sites; ++s) th.per_site.emplace_back(channels[s], static_cast<float>(value[s]));
   return th;
@@ -157,10 +160,10 @@ Thresholds layer_norm(const SpikingNet& net, const std::vector<Tensor>& batches,
 }  // namespace
 
 Thresholds calibrate(const SpikingNet& net, const std::vector<Tensor>& batches, ThresholdMethod method,
-                     double percentile) {
+                     double percentile, const std::function<void()>& after_batch) {
   require(!batches.empty(), "calibration: no calibration batches");
-  Thresholds th = method == ThresholdMethod::ltb ? local_threshold_balancing(net, batches)
-                                                 : layer_norm(net, batches, method, percentile);
+  Thresholds th = method == ThresholdMethod::ltb ? local_threshold_balancing(net, batches, after_batch)
+                                                 : layer_norm(net, batches, method, percentile, after_batch);
   for (int s = 0; s < net.num_sites; ++s)
     require(!th.per_site[s].empty(), net.path + ": neuron site " + std::to_string(s) + " was never reached");
   return th;
