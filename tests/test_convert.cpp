@@ -146,8 +146,11 @@ TEST(ConvertThresholds, LocalThresholdBalancingByHand) {
   // Batch 2: channel 0 sees {12, 0, 0, 0}: θ = 4 + 2·(8/4) = 8; channel 1 only zeros: stays 4.
   // Site 1 sees the clipped 8 (not 12): (8 − 8)⁺ = 0, θ stays 8 (unclipped it would be 10).
   const std::vector<Tensor> batches = {Tensor({2, 2}, {1, 4, 3, 0}), Tensor({4, 2}, {12, 0, 0, 0, 0, 0, 0, 0})};
-  const convert::Thresholds ltb = convert::calibrate(net, batches, convert::ThresholdMethod::ltb);
+  int after_batch = 0;
+  const convert::Thresholds ltb =
+      convert::calibrate(net, batches, convert::ThresholdMethod::ltb, 99.9, [&] { ++after_batch; });
   EXPECT_EQ(ltb.forward_passes, 2);
+  EXPECT_EQ(after_batch, 2);
   EXPECT_THAT(ltb.per_site[0], ::testing::ElementsAre(8.0f, 4.0f));
   EXPECT_THAT(ltb.per_site[1], ::testing::ElementsAre(8.0f));
   // Max-norm: one θ per site, the largest (unclipped) activation: 12 and 12.

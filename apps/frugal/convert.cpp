@@ -4,7 +4,7 @@
 //  converts a CNN from
 // ONNX to a spiking net (convert/), and reports ANN accuracy, SNN accuracy per
 // time budget and method, firing rates, SOPs, SNN/ANN energy, and the
-// conversion's wall time in ANN forward passes over one calibration batch.
+// conversion's time in ANN forward passes over one calibration batch.
 // Writes the table and metrics.json to --out.
 #include <algorithm>
 #include <chrono>
