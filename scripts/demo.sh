@@ -61,9 +61,9 @@ $frugal compress-l2mu runs/demo_l2mu/model.safetensors --data-dir "$har_dir" --o
 summary runs/demo_l2mu_int8.json fp32_accuracy test_accuracy model_bytes latency_us_p50
 
 step "5. ANN-to-SNN conversion of a PyTorch VGG from ONNX: LTB thresholds, accuracy per time budget, energy"
-$frugal convert tests/data/convert/fmnist_vgg.onnx --calib-data fmnist --method ltb,robust --calib-batches 48 \
-  --calib-batch-size 25 --timesteps 8,16,32,64 --test-limit 300 --out runs/demo_convert --json > runs/demo_convert.json
-summary runs/demo_convert.json ann_accuracy snn_accuracy energy_ratio delay_steps
+$frugal convert tests/data/convert/fmnist_vgg.onnx --calib-data fmnist --method ltb,robust \
+  --timesteps 8,16,32,64 --test-limit 300 --out runs/demo_convert --json > runs/demo_convert.json
+summary runs/demo_convert.json ann_accuracy snn_accuracy energy_ratio delay_steps conversion_forward_passes
 
 step "6. Reversible 3-D U-Net: phantom BraTS volumes, short training, one step's peak memory reversible vs plain"
 $frugal data phantom --out runs/phantoms --cases 4 --size 32

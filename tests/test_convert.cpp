@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -145,8 +146,11 @@ TEST(ConvertThresholds, LocalThresholdBalancingByHand) {
   // Batch 2: channel 0 sees {12, 0, 0, 0}: θ = 4 + 2·(8/4) = 8; channel 1 only zeros: stays 4.
   // Site 1 sees the clipped 8 (not 12): (8 − 8)⁺ = 0, θ stays 8 (unclipped it would be 10).
   const std::vector<Tensor> batches = {Tensor({2, 2}, {1, 4, 3, 0}), Tensor({4, 2}, {12, 0, 0, 0, 0, 0, 0, 0})};
-  const convert::Thresholds ltb = convert::calibrate(net, batches, convert::ThresholdMethod::ltb);
+  int after_batch = 0;
+  const convert::Thresholds ltb =
+      convert::calibrate(net, batches, convert::ThresholdMethod::ltb, 99.9, [&] { ++after_batch; });
   EXPECT_EQ(ltb.forward_passes, 2);
+  EXPECT_EQ(after_batch, 2);
   EXPECT_THAT(ltb.per_site[0], ::testing::ElementsAre(8.0f, 4.0f));
   EXPECT_THAT(ltb.per_site[1], ::testing::ElementsAre(8.0f));
   // Max-norm: one θ per site, the largest (unclipped) activation: 12 and 12.
@@ -159,6 +163,29 @@ TEST(ConvertThresholds, LocalThresholdBalancingByHand) {
   EXPECT_THAT(rb.per_site[0], ::testing::ElementsAre(7.5f, 7.5f));
   EXPECT_THAT(rb.per_site[1], ::testing::ElementsAre(8.0f));
   EXPECT_THAT(error_of([&] { convert::parse_threshold_method("minmax"); }), HasSubstr("ltb, maxnorm or robust"));
+}
+
+// Robust-norm's percentile keeps only the largest values (those at or above the keep-th largest
+// plane peak when there are enough planes); it must equal the percentile of all positive values.
+TEST(ConvertThresholds, RobustPercentileEqualsTheSortedPercentile) {
+  const convert::SpikingNet net = convert::rewrite_onnx(
+      graph({2, 8, 8}, {node("Relu", {"x"}, "a"), node("Conv", {"a", "w"}, "y")},
+            {{"w", Tensor({1, 2, 1, 1}, {1, 1})}}));
+  const Tensor x = random_tensor({30, 2, 8, 8}, -1, 2, 21);
+  std::vector<float> positive;
+  for (int64_t k = 0; k < x.numel(); ++k)
+    if (x[k] > 0) positive.push_back(x[k]);
+  std::sort(positive.begin(), positive.end());
+  // 99.9: the top 3 of ~2600 values, fewer than the 60 planes; 90: the top ~260, more than 60.
+  for (double q : {99.9, 90.0}) {
+    const double pos = q / 100.0 * static_cast<double>(positive.size() - 1);
+    const auto lo = static_cast<size_t>(pos);
+    const float want =
+        positive[lo] + static_cast<float>(pos - static_cast<double>(lo)) * (positive[lo + 1] - positive[lo]);
+    const convert::Thresholds rb = convert::calibrate(net, {x}, convert::ThresholdMethod::robust, q);
+    EXPECT_FLOAT_EQ(rb.per_site[0][0], want) << q;
+    EXPECT_FLOAT_EQ(rb.per_site[0][1], want) << q;
+  }
 }
 
 TEST(ConvertThresholds, Relu6CapsTheThreshold) {

@@ -26,7 +26,8 @@ Tensor global_avg_pool(const Tensor& x) {
 Tensor pad2d(const Tensor& x, const std::vector<int64_t>& p) {
   const int64_t h = x.dim(2), w = x.dim(3), oh = h + p[0] + p[2], ow = w + p[1] + p[3];
   Tensor y(Shape{x.dim(0), x.dim(1), oh, ow});
-  for (int64_t pl = 0; pl < x.dim(0) * x.dim(1); ++pl)
+  const int64_t planes = x.dim(0) * x.dim(1);
+  for (int64_t pl = 0; pl < planes; ++pl)
     for (int64_t r = 0; r < h; ++r)
       for (int64_t c = 0; c < w; ++c) y[(pl * oh + r + p[0]) * ow + c + p[1]] = x[(pl * h + r) * w + c];
   return y;
@@ -36,10 +37,15 @@ Tensor activate(const Layer& l, const Tensor& x, const NeuronHook& hook) {
   std::vector<float> ceiling(static_cast<size_t>(x.dim(1)), l.ceiling);
   if (hook) hook(l.site, x, ceiling);
   Tensor y = Tensor::empty(x.shape());
-  const int64_t channels = x.dim(1), plane = x.numel() / (x.dim(0) * channels);
-  for (int64_t p = 0; p < x.dim(0) * channels; ++p) {
+  // Sizes are read once: Tensor::dim formats its error message on every call. All threads take
+  // part, as in the conv before it, so that none falls asleep between the two.
+  const int64_t channels = x.dim(1), planes = x.dim(0) * channels, plane = x.numel() / planes;
+  const float* in = x.data();
+  float* out = y.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < planes; ++p) {
     const float hi = ceiling[p % channels];
-    for (int64_t k = p * plane; k < (p + 1) * plane; ++k) y[k] = std::clamp(x[k], 0.0f, hi);
+    for (int64_t k = p * plane; k < (p + 1) * plane; ++k) out[k] = std::clamp(in[k], 0.0f, hi);
   }
   return y;
 }

@@ -203,13 +203,19 @@ DelayEstimate estimate_delay(const SpikingNet& net, const Thresholds& th, const 
   d.per_site.assign(static_cast<size_t>(net.num_sites), 0.0);
   forward_ann(net, batch, [&](int site, const Tensor& x, std::vector<float>& ceiling) {
     const std::vector<float>& theta = th.per_site[site];
+    const int64_t channels = x.dim(1), planes = x.dim(0) * channels, plane = x.numel() / planes;
     double sum_theta = 0, sum_a = 0;
-    for (int64_t k = 0; k < x.numel(); ++k) {
-      const int64_t c = channel_of(x, k);
-      const float a = std::min(x[k], std::min(ceiling[c], theta[c]));
-      if (a <= 0) continue;
-      sum_theta += theta[c];
-      sum_a += a;
+    for (int64_t p = 0; p < planes; ++p) {
+      const int64_t c = p % channels;
+      const float hi = std::min(ceiling[c], theta[c]);
+      int64_t active = 0;
+      for (int64_t k = p * plane; k < (p + 1) * plane; ++k) {
+        const float a = std::min(x[k], hi);
+        if (a <= 0) continue;
+        ++active;
+        sum_a += a;
+      }
+      sum_theta += static_cast<double>(active) * theta[c];
     }
     d.per_site[site] = sum_a > 0 ? 0.5 * sum_theta / sum_a : 0.0;
     for (size_t c = 0; c < ceiling.size(); ++c) ceiling[c] = std::min(ceiling[c], theta[c]);

@@ -70,10 +70,4 @@ Tensor forward_ann(const SpikingNet& net, const Tensor& x, const NeuronHook& hoo
 // One layer other than a neuron, on the values it reads (indexed by value id).
 Tensor apply_layer(const Layer& l, const std::vector<Tensor>& values);
 
-// Channel of flat element k of a [N, C, ...] tensor (the axis thresholds are per).
-inline int64_t channel_of(const Tensor& x, int64_t k) {
-  const int64_t c = x.dim(1), plane = x.numel() / (x.dim(0) * c);
-  return (k / plane) % c;
-}
-
 }  // namespace frugal::convert

@@ -10,6 +10,7 @@
 //    (Rueckauer et al., Front. Neurosci. 2017), computed per batch and averaged over batches.
 // A Clip site's threshold never exceeds its max (a ReLU6 neuron saturates at 6).
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,8 +29,11 @@ struct Thresholds {
   int forward_passes = 0;                    // ANN forward passes the calibration ran
 };
 
+// `after_batch`, if set, runs after each batch's forward pass and threshold update (frugal convert
+// times a reference ANN pass there, so that the reference sees the same machine load as the
+// calibration it is compared with).
 Thresholds calibrate(const SpikingNet& net, const std::vector<Tensor>& batches, ThresholdMethod method,
-                     double percentile = 99.9);
+                     double percentile = 99.9, const std::function<void()>& after_batch = {});
 
 // The ANN with every site clipped at its thresholds: the function the spiking net approximates.
 Tensor forward_clipped(const SpikingNet& net, const Thresholds& th, const Tensor& x);
