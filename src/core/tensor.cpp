@@ -49,7 +49,8 @@ Tensor Tensor::full(Shape shape, float value) {
 int64_t Tensor::dim(int axis) const {
   int r = rank();
   if (axis < 0) axis += r;
-  require(axis >= 0 && axis < r, "axis " + std::to_string(axis) + " out of range for shape " + shape_str(shape_));
+  // The message is built only on failure: dim() sits in hot loop conditions.
+  if (axis < 0 || axis >= r) throw Error("axis " + std::to_string(axis) + " out of range for shape " + shape_str(shape_));
   return shape_[axis];
 }
 
