@@ -259,9 +259,14 @@ TEST(EventDriven, EqualsTheReferenceBitForBitAndTheFastPathClosely) {
   }
   // Automatic mode picks events below the measured threshold only.
   Tensor sparse = sparse_spikes({1000}, 0.01f, 1), dense = sparse_spikes({1000}, 0.9f, 1);
+  // Sparse but real-valued (a ReLU's output): not spikes, so the dense kernels.
+  Tensor relu_like = sparse_spikes({1000}, 0.01f, 1);
+  for (int64_t i = 0, k = 0; i < relu_like.numel(); ++i)
+    if (relu_like[i] != 0.0f) relu_like[i] = 0.5f + 0.1f * static_cast<float>(k++);
   for (kernels::EventOp op : {kernels::EventOp::linear, kernels::EventOp::conv2d}) {
     EXPECT_TRUE(kernels::use_events(op, sparse.data(), sparse.numel()));
     EXPECT_FALSE(kernels::use_events(op, dense.data(), dense.numel()));
+    EXPECT_FALSE(kernels::use_events(op, relu_like.data(), relu_like.numel()));
   }
 }
 

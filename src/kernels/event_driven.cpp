@@ -32,11 +32,25 @@ double nonzero_fraction(const float* x, int64_t n) {
   return static_cast<double>(nz) / static_cast<double>(n);
 }
 
+double spike_fraction(const float* x, int64_t n) {
+  int64_t first = 0;
+  while (first < n && x[first] == 0.0f) ++first;
+  if (first == n) return 0.0;
+  const float spike = x[first];
+  int64_t nz = 0, other = 0;
+#pragma omp parallel for reduction(+ : nz, other) schedule(static)
+  for (int64_t i = first; i < n; ++i) {
+    nz += x[i] != 0.0f;
+    other += x[i] != 0.0f && x[i] != spike;
+  }
+  return other > 0 ? 1.0 : static_cast<double>(nz) / static_cast<double>(n);
+}
+
 bool use_events(EventOp op, const float* x, int64_t n) {
   switch (g_mode) {
     case EventMode::dense: return false;
     case EventMode::events: return true;
-    case EventMode::automatic: return nonzero_fraction(x, n) <= event_density_threshold(op);
+    case EventMode::automatic: return spike_fraction(x, n) <= event_density_threshold(op);
   }
   return false;
 }

@@ -11,7 +11,7 @@
 
 namespace frugal::kernels {
 
-// automatic: events when the input's nonzero fraction is at most event_density_threshold(op).
+// automatic: events when the input is spikes at a density at most event_density_threshold(op).
 enum class EventMode { automatic, dense, events };
 EventMode event_mode();
 void set_event_mode(EventMode mode);
@@ -23,8 +23,13 @@ enum class EventOp { linear, conv2d };
 double event_density_threshold(EventOp op);
 
 double nonzero_fraction(const float* x, int64_t n);
+// The nonzero fraction of x when its nonzeros are spikes (all one value: 1, or a converted net's
+// amplitude), else 1. The event kernels were measured against oneDNN on spikes; a ReLU's sparse
+// real-valued output (the reference CNN's conv2 sees ~50 % zeros) stays on the dense kernels.
+double spike_fraction(const float* x, int64_t n);
 
-// What op should run for input x under the current mode.
+// What op should run for input x under the current mode: events when x is spikes at a density
+// at most event_density_threshold(op).
 bool use_events(EventOp op, const float* x, int64_t n);
 
 // y [rows, out] = x [rows, in] · wᵀ + b; w [out, in]; b [out] or null.
