@@ -19,22 +19,6 @@ using kernels::Conv2dShape;
 
 namespace {
 
-Conv2dShape shape(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t k, int64_t stride, int64_t pad,
-                  int64_t groups) {
-  Conv2dShape s;
-  s.n = n;
-  s.c = c;
-  s.h = h;
-  s.w = w;
-  s.o = o;
-  s.kh = k;
-  s.kw = k;
-  s.stride = stride;
-  s.pad = pad;
-  s.groups = groups;
-  return s;
-}
-
 // Spikes (1.0) at the given density, or standard normal values there when not binary.
 std::vector<float> sparse(int64_t count, double density, bool binary, Rng& rng) {
   std::vector<float> v(static_cast<size_t>(count), 0.0f);
@@ -68,11 +52,11 @@ struct Case {
 };
 
 std::vector<Case> cases() {
-  return {{shape(3, 12, 12, 12, 64, 5, 1, 0, 1), "fmnist conv2 12->64 5x5"},
-          {shape(2, 3, 9, 7, 32, 3, 1, 2, 1), "pad 2, 32 outputs"},
-          {shape(2, 4, 9, 9, 6, 3, 2, 1, 2), "stride 2, pad 1, 2 groups"},
-          {shape(2, 3, 10, 10, 16, 7, 1, 3, 1), "7x7 kernel"},
-          {shape(2, 5, 8, 8, 20, 3, 1, 1, 1), "20 outputs"}};
+  return {{Conv2dShape{3, 12, 12, 12, 64, 5, 5, 1, 0, 1}, "fmnist conv2 12->64 5x5"},
+          {Conv2dShape{2, 3, 9, 7, 32, 3, 3, 1, 2, 1}, "pad 2, 32 outputs"},
+          {Conv2dShape{2, 4, 9, 9, 6, 3, 3, 2, 1, 2}, "stride 2, pad 1, 2 groups"},
+          {Conv2dShape{2, 3, 10, 10, 16, 7, 7, 1, 3, 1}, "7x7 kernel"},
+          {Conv2dShape{2, 5, 8, 8, 20, 3, 3, 1, 1, 1}, "20 outputs"}};
 }
 
 void check_case(const Case& k, double density, bool binary, uint64_t seed) {
@@ -185,7 +169,7 @@ TEST(EventBackward, Avx512KernelsMatchPlainLoops) {
 
 TEST(EventBackward, Conv2dOpGradientsWithEventsMatchDense) {
   // A spiking layer's input: T = 2 steps of 2 samples, folded into 4 maps by the op.
-  Conv2dShape s = shape(4, 12, 12, 12, 64, 5, 1, 0, 1);
+  Conv2dShape s{4, 12, 12, 12, 64, 5, 5, 1, 0, 1};
   Rng rng(3);
   std::vector<float> xs = sparse(s.n * s.c * s.h * s.w, 0.1, true, rng);
   std::vector<float> dys = sparse(s.n * s.o * s.oh() * s.ow(), 0.25, false, rng);
@@ -220,7 +204,7 @@ TEST(EventBackward, Conv2dOpGradientsWithEventsMatchDense) {
 }
 
 TEST(EventBackward, AutomaticChoiceFollowsDensity) {
-  const Conv2dShape s = shape(1, 12, 12, 12, 64, 5, 1, 0, 1);
+  const Conv2dShape s{1, 12, 12, 12, 64, 5, 5, 1, 0, 1};
   std::vector<float> empty(1000, 0.0f), full(1000, 1.0f);
   EXPECT_TRUE(kernels::use_backward_events(empty.data(), 1000, kernels::event_backward_weights_threshold(s)));
   EXPECT_FALSE(kernels::use_backward_events(full.data(), 1000, kernels::event_backward_weights_threshold(s)));

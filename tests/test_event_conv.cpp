@@ -21,22 +21,6 @@ using kernels::EventConvVariant;
 
 namespace {
 
-Conv2dShape shape(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t k, int64_t stride, int64_t pad,
-                  int64_t groups) {
-  Conv2dShape s;
-  s.n = n;
-  s.c = c;
-  s.h = h;
-  s.w = w;
-  s.o = o;
-  s.kh = k;
-  s.kw = k;
-  s.stride = stride;
-  s.pad = pad;
-  s.groups = groups;
-  return s;
-}
-
 // density of nonzeros; binary: they are 1.0, else uniform in [-2, 2) (never exactly 0).
 std::vector<float> inputs(int64_t count, float density, bool binary, Rng& rng) {
   std::vector<float> x(static_cast<size_t>(count));
@@ -104,33 +88,33 @@ void expect_equal_to_reference(const Conv2dShape& s, bool bias) {
 
 TEST(EventConv, TheSpikingCnnLayer) {
   // conv 12 -> 64, 5x5 on 12x12, as in examples/fmnist_scnn.toml.
-  expect_equal_to_reference(shape(3, 12, 12, 12, 64, 5, 1, 0, 1), true);
+  expect_equal_to_reference(Conv2dShape{3, 12, 12, 12, 64, 5, 5, 1, 0, 1}, true);
 }
 
 TEST(EventConv, OddChannelsStridePaddingGroups) {
-  expect_equal_to_reference(shape(2, 3, 9, 11, 5, 3, 1, 1, 1), true);
-  expect_equal_to_reference(shape(2, 4, 9, 11, 6, 3, 2, 1, 2), true);
-  expect_equal_to_reference(shape(2, 6, 7, 8, 9, 3, 1, 0, 3), false);
-  expect_equal_to_reference(shape(1, 2, 10, 10, 70, 5, 3, 2, 1), true);
-  expect_equal_to_reference(shape(2, 1, 6, 6, 17, 1, 1, 0, 1), false);
+  expect_equal_to_reference(Conv2dShape{2, 3, 9, 11, 5, 3, 3, 1, 1, 1}, true);
+  expect_equal_to_reference(Conv2dShape{2, 4, 9, 11, 6, 3, 3, 2, 1, 2}, true);
+  expect_equal_to_reference(Conv2dShape{2, 6, 7, 8, 9, 3, 3, 1, 0, 3}, false);
+  expect_equal_to_reference(Conv2dShape{1, 2, 10, 10, 70, 5, 5, 3, 2, 1}, true);
+  expect_equal_to_reference(Conv2dShape{2, 1, 6, 6, 17, 1, 1, 1, 0, 1}, false);
   // More output channels than one 64-wide register block, and per group.
-  expect_equal_to_reference(shape(1, 4, 6, 7, 136, 3, 1, 1, 2), true);
+  expect_equal_to_reference(Conv2dShape{1, 4, 6, 7, 136, 3, 3, 1, 1, 2}, true);
 }
 
 TEST(EventConv, RowsWiderThanOneMaskWord) {
-  expect_equal_to_reference(shape(1, 2, 3, 75, 8, 3, 1, 1, 1), true);
-  expect_equal_to_reference(shape(1, 1, 4, 130, 16, 3, 2, 2, 1), false);
+  expect_equal_to_reference(Conv2dShape{1, 2, 3, 75, 8, 3, 3, 1, 1, 1}, true);
+  expect_equal_to_reference(Conv2dShape{1, 1, 4, 130, 16, 3, 3, 2, 2, 1}, false);
 }
 
 TEST(EventConv, LargeKernelsFallBackToTheLoops) {
   // 9x9 = 81 taps do not fit one 64-bit mask.
-  expect_equal_to_reference(shape(1, 2, 12, 12, 4, 9, 1, 1, 1), true);
+  expect_equal_to_reference(Conv2dShape{1, 2, 12, 12, 4, 9, 9, 1, 1, 1}, true);
 }
 
 TEST(EventConv, FusedInferenceOpEqualsConvThenPool) {
   kernels::EventModeGuard events(kernels::EventMode::events);
   Rng rng(5);
-  const Conv2dShape s = shape(6, 12, 12, 12, 64, 5, 1, 0, 1);
+  const Conv2dShape s{6, 12, 12, 12, 64, 5, 5, 1, 0, 1};
   std::vector<float> xv = inputs(s.n * s.c * s.h * s.w, 0.1f, true, rng);
   Tensor x = Tensor::empty({2, 3, s.c, s.h, s.w}), w = Tensor::empty({s.o, s.c, s.kh, s.kw}), b = Tensor::empty({s.o});
   for (int64_t i = 0; i < x.numel(); ++i) x[i] = xv[static_cast<size_t>(i)];
