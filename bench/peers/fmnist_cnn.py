@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from blas_threads import set_blas_threads
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = "/usr/share/datasets/fashion-mnist"
 
@@ -28,6 +30,7 @@ def load(kind):
 
 def torch_epoch_seconds(threads, epochs, limit):
     torch.set_num_threads(threads)
+    set_blas_threads(threads)
     torch.manual_seed(0)
     x, y = load("train")
     if limit:

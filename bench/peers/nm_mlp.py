@@ -12,6 +12,8 @@ import argparse, json, os, statistics, subprocess, time
 import torch
 import torch.nn as nn
 
+from blas_threads import set_blas_threads
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -45,6 +47,7 @@ def main():
     ap.add_argument("--batch", type=int, default=256)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    set_blas_threads(args.threads)
     torch_ms, torch_cpu = torch_step_ms(args.steps, args.batch)
     out = subprocess.run([args.frugal, "bench", "nm-step", args.config, "--batch", str(args.batch), "--steps",
                           str(args.steps), "--threads", str(args.threads), "--json"],

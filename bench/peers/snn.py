@@ -18,6 +18,8 @@ the direct encoder repeats the first layer's output current instead of the image
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 
+from blas_threads import set_blas_threads
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = "/usr/share/datasets/fashion-mnist"
 CONFIG = os.path.join(ROOT, "examples/fmnist_scnn.toml")
@@ -82,6 +84,7 @@ def snntorch_rates(threads, train_batches, test_samples):
     import torch
     import snntorch.functional as SF
     torch.set_num_threads(threads)
+    set_blas_threads(threads)
     torch.manual_seed(0)
     x, y = load("train", (train_batches + 1) * BATCH)
     model = snntorch_scnn()
@@ -112,6 +115,7 @@ def snntorch_linear_lif(threads, n, steps, batch, repeats):
     import snntorch as snn
     from snntorch import surrogate
     torch.set_num_threads(threads)
+    set_blas_threads(threads)
     torch.manual_seed(0)
     fc = nn.Linear(n, n)
     lif = snn.Leaky(beta=BETA, spike_grad=surrogate.fast_sigmoid(slope=SLOPE))
