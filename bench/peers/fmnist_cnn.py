@@ -72,8 +72,8 @@ def torch_blas():
 
 
 def newest_torch_seconds(venv_dir, threads, epochs, limit):
-    """Epoch seconds of the newest torch from the package index, {threads: s}, run by this script in
-    a venv (--torch-only); None, with the reason printed, when it does not install."""
+    """(version, {threads: epoch seconds}) of the newest torch from the package index, run by this
+    script in a venv (--torch-only); None, with the reason printed, when it does not install."""
     python = os.path.join(venv_dir, "bin", "python")
     try:
         if not os.path.exists(python):
@@ -86,7 +86,8 @@ def newest_torch_seconds(venv_dir, threads, epochs, limit):
     except (OSError, subprocess.CalledProcessError) as e:
         print(f"newest torch: not measured ({e})", flush=True)
         return None
-    return {int(k): v for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["torch"], {int(k): v for k, v in result["seconds"].items()}
 
 
 def main():
@@ -101,7 +102,8 @@ def main():
     args = ap.parse_args()
     threads = [int(s) for s in args.threads.split(",")]
     if args.torch_only:  # the newest-torch half, run by newest_torch_seconds in the venv
-        print(json.dumps({t: torch_epoch_seconds(t, args.epochs, args.limit) for t in threads}))
+        print(json.dumps({"torch": torch.__version__,
+                          "seconds": {t: torch_epoch_seconds(t, args.epochs, args.limit) for t in threads}}))
         return 0
     blas = torch_blas()
     print(f"PyTorch {torch.__version__} BLAS: {blas}", flush=True)
@@ -118,10 +120,9 @@ def main():
     newest = None if args.skip_newest else newest_torch_seconds(args.newest_venv, args.threads, args.epochs,
                                                                    args.limit)
     if newest:
-        version = subprocess.run([os.path.join(args.newest_venv, "bin", "python"), "-c",
-                                  "import torch; print(torch.__version__)"], capture_output=True, text=True).stdout.strip()
+        version, seconds = newest
         for row in rows:
-            p = newest[row["threads"]]
+            p = seconds[row["threads"]]
             row.update({"newest_torch": version, "newest_torch_s": p, "newest_speedup": p / row["frugal_s"]})
             print(f"threads {row['threads']}: frugal {row['frugal_s']:.2f} s/epoch, PyTorch {version} {p:.2f} "
                   f"s/epoch, frugal is {p / row['frugal_s']:.2f}x faster", flush=True)
