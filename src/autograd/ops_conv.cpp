@@ -51,11 +51,13 @@ kernels::Conv2dShape conv_shape(const Var& x, const Var& w, const Var& b, const 
 }
 }  // namespace
 
-Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
-  const kernels::Conv2dShape s = conv_shape(x, w, b, p);
+namespace {
+// conv2d of shape s (from conv_shape) with the forward's dense/events choice already made, so a
+// caller that has scanned x for it (conv2d_maxpool2) does not scan it again.
+Var conv2d_chosen(const Var& x, const Var& w, const Var& b, const kernels::Conv2dShape& s, bool events) {
   Tensor y = Tensor::empty(restore_time(x.shape(), s.o, s.oh(), s.ow()));
   const float* bias = b.defined() ? b.value().data() : nullptr;
-  if (kernels::use_events(kernels::EventOp::conv2d, x.value().data(), x.value().numel()))
+  if (events)
     kernels::event_conv2d_forward(s, x.value().data(), w.value().data(), bias, y.data());
   else
     kernels::conv2d_forward(s, x.value().data(), w.value().data(), bias, y.data());
@@ -88,6 +90,12 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
     if (b.requires_grad()) b.add_grad(db);
   });
 }
+}  // namespace
+
+Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
+  return conv2d_chosen(x, w, b, conv_shape(x, w, b, p),
+                       kernels::use_events(kernels::EventOp::conv2d, x.value().data(), x.value().numel()));
+}
 
 Var conv2d_maxpool2(const Var& x, const Var& w, const Var& b, const Conv2dParams& p) {
   const kernels::Conv2dShape s = conv_shape(x, w, b, p);
@@ -102,7 +110,7 @@ Var conv2d_maxpool2(const Var& x, const Var& w, const Var& b, const Conv2dParams
     return Var(y);
   }
   if (x.shape().size() != 4 || !kernels::conv2d_maxpool2_fusable(s) || events)
-    return max_pool2d(conv2d(x, w, b, p), 2, 2, 0);
+    return max_pool2d(conv2d_chosen(x, w, b, s, events), 2, 2, 0);
   Tensor y = Tensor::empty({s.n, s.o, s.oh() / 2, s.ow() / 2});
   // The window offsets live in a tracked float-sized buffer so their bytes are counted too.
   Tensor window = Tensor::empty({kernels::conv2d_maxpool2_window_elements(s)});
